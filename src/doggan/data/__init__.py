@@ -1,0 +1,1 @@
+"""Data: reading Kaggle/Stanford inputs, parsing annotations, cropping dogs, the demo generator."""

@@ -1,0 +1,210 @@
+"""A synthetic dataset in Kaggle's exact on-disk layout, so the pipeline runs anywhere.
+
+    all-dogs/<synset>_<k>.jpg
+    Annotation/<synset>-<Breed>/<synset>_<k>     (official Stanford Dogs XML template)
+
+Each breed has a look (coat colours, pattern, ears, tail, proportions); each photo puts one to
+four dogs of its breed on a varied background, some cut by the photo border. Everything is
+drawn from a per-photo RNG seeded by (seed, breed, index): the same params give the same bytes.
+"""
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+from doggan.config import option
+
+# (synset, breed, look). Colours RGB; patterns: solid, piebald, saddle, mask, tricolor, mottled.
+BREEDS = [
+    ("n02085620", "Chihuahua",           dict(coat=(214, 170, 110), second=(240, 215, 170), pattern="solid",    ears="pointy", tail="straight", body=(1.0, 0.55), legs=0.45, head=0.42, snout=0.18, scale=0.75)),
+    ("n02085936", "Maltese_dog",         dict(coat=(245, 243, 236), second=(225, 220, 210), pattern="solid",    ears="floppy", tail="curled",   body=(1.1, 0.62), legs=0.35, head=0.40, snout=0.20, scale=0.75)),
+    ("n02086910", "papillon",            dict(coat=(250, 248, 240), second=(140, 80, 40),   pattern="piebald",  ears="pointy", tail="curled",   body=(1.05, 0.5), legs=0.45, head=0.36, snout=0.22, scale=0.8)),
+    ("n02088466", "bloodhound",          dict(coat=(150, 75, 40),   second=(70, 40, 25),    pattern="saddle",   ears="floppy", tail="straight", body=(1.6, 0.6),  legs=0.65, head=0.40, snout=0.45, scale=1.1)),
+    ("n02093859", "Kerry_blue_terrier",  dict(coat=(105, 115, 130), second=(80, 88, 100),   pattern="solid",    ears="floppy", tail="short",    body=(1.3, 0.6),  legs=0.7,  head=0.36, snout=0.38, scale=1.0)),
+    ("n02107312", "miniature_pinscher",  dict(coat=(30, 25, 25),    second=(175, 95, 45),   pattern="saddle",   ears="pointy", tail="short",    body=(1.2, 0.45), legs=0.7,  head=0.30, snout=0.30, scale=0.85)),
+    ("n02108422", "bull_mastiff",        dict(coat=(200, 150, 95),  second=(40, 30, 25),    pattern="mask",     ears="floppy", tail="straight", body=(1.6, 0.85), legs=0.6,  head=0.50, snout=0.22, scale=1.2)),
+    ("n02110958", "pug",                 dict(coat=(222, 190, 140), second=(35, 30, 30),    pattern="mask",     ears="round",  tail="curled",   body=(1.1, 0.7),  legs=0.4,  head=0.45, snout=0.10, scale=0.8)),
+    ("n02113799", "standard_poodle",     dict(coat=(25, 25, 28),    second=(45, 45, 50),    pattern="solid",    ears="floppy", tail="short",    body=(1.3, 0.55), legs=0.95, head=0.34, snout=0.40, scale=1.1)),
+    ("n02107683", "Bernese_mountain_dog", dict(coat=(25, 22, 22),   second=(245, 242, 235), pattern="tricolor", ears="floppy", tail="straight", body=(1.6, 0.75), legs=0.65, head=0.44, snout=0.30, scale=1.2)),
+    ("n02110806", "basenji",             dict(coat=(190, 100, 45),  second=(248, 245, 238), pattern="piebald",  ears="pointy", tail="curled",   body=(1.3, 0.5),  legs=0.75, head=0.34, snout=0.30, scale=0.95)),
+    ("n02116738", "African_hunting_dog", dict(coat=(140, 110, 70),  second=(30, 25, 20),    pattern="mottled",  ears="round",  tail="straight", body=(1.5, 0.6),  legs=0.8,  head=0.38, snout=0.32, scale=1.05)),
+]
+
+TEMPLATE_OBJECT = """\t<object>
+\t\t<name>{breed}</name>
+\t\t<pose>Unspecified</pose>
+\t\t<truncated>{truncated}</truncated>
+\t\t<difficult>0</difficult>
+\t\t<bndbox>
+\t\t\t<xmin>{xmin}</xmin>
+\t\t\t<ymin>{ymin}</ymin>
+\t\t\t<xmax>{xmax}</xmax>
+\t\t\t<ymax>{ymax}</ymax>
+\t\t</bndbox>
+\t</object>
+"""
+
+TEMPLATE = """<annotation>
+\t<folder>{folder}</folder>
+\t<filename>{image_id}</filename>
+\t<source>
+\t\t<database>ImageNet database</database>
+\t</source>
+\t<size>
+\t\t<width>{width}</width>
+\t\t<height>{height}</height>
+\t\t<depth>3</depth>
+\t</size>
+\t<segment>0</segment>
+{objects}</annotation>"""  # the official files end without a newline
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    n_images: int = option(600, "photos to draw", low=1)
+    n_breeds: int = option(8, f"breeds (at most {len(BREEDS)})", low=1, high=len(BREEDS))
+    seed: int     = option(0, "seed of the generator", low=0)
+    quality: int  = option(90, "JPEG quality", low=1, high=100)
+
+
+def annotation_xml(synset, breed, image_id, width, height, boxes):
+    """The official Stanford Dogs annotation text for one photo; boxes are (xmin, ymin, xmax, ymax, truncated)."""
+    objects = "".join(
+        TEMPLATE_OBJECT.format(breed=breed, truncated=int(t), xmin=x0, ymin=y0, xmax=x1, ymax=y1) for x0, y0, x1, y1, t in boxes
+    )
+    return TEMPLATE.format(folder=synset[1:], image_id=image_id, width=width, height=height, objects=objects)
+
+
+def _jitter(rng, colour, amount=18):
+    return tuple(int(np.clip(c + rng.normal(0, amount), 0, 255)) for c in colour)
+
+
+def draw_dog(look, rng, unit):
+    """One dog facing right on a transparent layer; `unit` is pixels per body-length unit."""
+    body_w, body_h = look["body"][0] * unit, look["body"][1] * unit
+    legs, head, snout = look["legs"] * unit, look["head"] * unit, look["snout"] * unit
+    W, H = int(body_w + 2 * head + snout + unit * 0.8), int(body_h + legs + 2 * head + unit * 0.4)
+    layer = Image.new("RGBA", (W, H), (0, 0, 0, 0))
+    d = ImageDraw.Draw(layer)
+    coat, second = _jitter(rng, look["coat"]), _jitter(rng, look["second"])
+    leg_colour = second if look["pattern"] in ("saddle", "tricolor") else coat
+    head_colour = second if look["pattern"] == "saddle" and rng.random() < 0.3 else coat
+    bx0, by0 = unit * 0.4, head * 1.2
+    bx1, by1 = bx0 + body_w, by0 + body_h
+    leg_w = max(2.0, body_w * 0.11)
+    for fx in (0.08, 0.25, 0.68, 0.85):  # back legs, front legs
+        x = bx0 + fx * body_w + rng.normal(0, leg_w * 0.15)
+        d.rounded_rectangle([x, by1 - body_h * 0.3, x + leg_w, by1 + legs], radius=leg_w / 3, fill=leg_colour)
+    # tail
+    tx, ty = bx0 + body_w * 0.04, by0 + body_h * 0.25
+    if look["tail"] == "curled":
+        r = body_h * 0.3
+        d.arc([tx - 2 * r, ty - 2 * r, tx, ty], 0, 300, fill=coat, width=max(2, int(leg_w * 0.7)))
+    else:
+        length = body_h * (0.4 if look["tail"] == "short" else 0.9)
+        d.line([tx, ty, tx - length * 0.8, ty - length * rng.uniform(0.2, 0.8)], fill=coat, width=max(2, int(leg_w * 0.6)))
+    d.ellipse([bx0, by0, bx1, by1], fill=coat)
+    pattern = look["pattern"]
+    if pattern == "piebald":
+        for _ in range(rng.integers(2, 4)):
+            px, py = rng.uniform(bx0, bx1), rng.uniform(by0, by1)
+            r = rng.uniform(0.15, 0.3) * body_w
+            d.ellipse([px - r, py - r * 0.7, px + r, py + r * 0.7], fill=second)
+    elif pattern == "saddle":
+        d.chord([bx0, by0, bx1, by1 + body_h * 0.2], 180, 360, fill=second if head_colour == coat else coat)
+    elif pattern == "tricolor":
+        d.ellipse([bx1 - body_w * 0.3, by0 + body_h * 0.35, bx1, by1], fill=second)
+    elif pattern == "mottled":
+        for _ in range(rng.integers(10, 20)):
+            px, py = rng.uniform(bx0, bx1), rng.uniform(by0, by1)
+            r = rng.uniform(0.04, 0.1) * body_w
+            d.ellipse([px - r, py - r, px + r, py + r], fill=second if rng.random() < 0.6 else (235, 225, 200))
+    # head, snout, ears
+    hx, hy = bx1 - head * 0.3, by0 - head * 0.1
+    ear_colour = second if pattern in ("mask", "saddle") else coat
+    if look["ears"] == "floppy":
+        d.ellipse([hx - head * 0.9, hy - head * 0.6, hx - head * 0.3, hy + head * 0.9], fill=ear_colour)
+    d.ellipse([hx - head, hy - head, hx + head, hy + head], fill=head_colour)
+    mask_colour = second if pattern == "mask" else (second if pattern == "tricolor" else head_colour)
+    d.ellipse([hx + head * 0.4, hy - head * 0.15, hx + head * 0.9 + snout, hy + head * 0.55], fill=mask_colour)
+    if look["ears"] == "pointy":
+        d.polygon([(hx - head * 0.7, hy - head * 0.5), (hx - head * 0.5, hy - head * 1.9), (hx + head * 0.1, hy - head * 0.8)], fill=ear_colour)
+    elif look["ears"] == "round":
+        d.ellipse([hx - head * 0.9, hy - head * 1.3, hx - head * 0.2, hy - head * 0.5], fill=ear_colour)
+    eye = max(1.5, head * 0.12)
+    d.ellipse([hx + head * 0.3 - eye, hy - head * 0.35 - eye, hx + head * 0.3 + eye, hy - head * 0.35 + eye], fill=(15, 12, 10))
+    nx = hx + head * 0.9 + snout
+    d.ellipse([nx - eye * 1.3, hy - eye, nx + eye * 0.3, hy + eye * 1.2], fill=(10, 8, 8))
+    # shading: darker belly and legs, like light from above
+    shade = Image.new("L", (W, H), 0)
+    ImageDraw.Draw(shade).rectangle([0, by0 + body_h * 0.6, W, H], fill=55)
+    rgb = Image.composite(Image.new("RGBA", (W, H), (0, 0, 0, 255)), layer, shade.filter(ImageFilter.GaussianBlur(unit * 0.1)))
+    rgb.putalpha(layer.getchannel("A"))
+    return rgb
+
+
+def draw_background(rng, width, height):
+    """Grass-and-sky, floor-and-wall, or plain studio, with clutter and sensor noise."""
+    kind = rng.choice(["outdoor", "indoor", "studio"])
+    top = np.array(_jitter(rng, {"outdoor": (140, 180, 225), "indoor": (205, 190, 165), "studio": (190, 190, 195)}[kind], 30))
+    bottom = np.array(_jitter(rng, {"outdoor": (80, 135, 60), "indoor": (130, 95, 65), "studio": (150, 150, 155)}[kind], 30))
+    horizon = rng.uniform(0.35, 0.65) * height
+    y = np.arange(height)[:, None, None]
+    t = np.clip((y - horizon) / (0.08 * height) + 0.5, 0, 1)
+    img = (top * (1 - t) + bottom * t) * np.ones((1, width, 1))
+    img += rng.normal(0, 6, (height, width, 1)) * 0.5 + rng.normal(0, 4, (height, width, 3))
+    canvas = Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
+    d = ImageDraw.Draw(canvas)
+    for _ in range(rng.integers(1, 6)):
+        x, yy = rng.uniform(0, width), rng.uniform(0, height)
+        w, h = rng.uniform(0.05, 0.3) * width, rng.uniform(0.05, 0.3) * height
+        colour = _jitter(rng, (bottom * 0.7 + 40).astype(int), 40)
+        (d.ellipse if rng.random() < 0.5 else d.rectangle)([x, yy, x + w, yy + h], fill=colour)
+    return canvas
+
+
+def draw_photo(look, rng):
+    """A photo (PIL RGB) and its dog boxes [(xmin, ymin, xmax, ymax, truncated)] in 0-based pixel edges."""
+    width, height = int(rng.integers(200, 501)), int(rng.integers(200, 501))
+    photo = draw_background(rng, width, height)
+    n_dogs = int(rng.choice([1, 2, 3, 4], p=[0.7, 0.18, 0.08, 0.04]))
+    boxes = []
+    for _ in range(n_dogs):
+        share = rng.uniform(0.45, 0.9) / np.sqrt(n_dogs)
+        unit = float(share * min(width, height) / (1.6 * look["body"][0]) * look["scale"])
+        dog = draw_dog(look, rng, unit)
+        if rng.random() < 0.5:
+            dog = dog.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        dog = dog.rotate(rng.normal(0, 4), resample=Image.Resampling.BILINEAR, expand=True)
+        # 15% of dogs are cut by the border, like real photos
+        if rng.random() < 0.15:
+            x = int(rng.choice([-dog.width // 4, width - 3 * dog.width // 4]))
+        else:
+            x = int(rng.integers(0, max(1, width - dog.width)))
+        y = int(rng.integers(max(0, height - dog.height - height // 3), max(1, height - dog.height) + 1))
+        photo.paste(dog, (x, y), dog)
+        x0, y0, x1, y1 = dog.getchannel("A").getbbox()
+        box = (max(x + x0, 0), max(y + y0, 0), min(x + x1, width), min(y + y1, height))
+        if box[2] - box[0] > 4 and box[3] - box[1] > 4:
+            boxes.append((*box, box != (x + x0, y + y0, x + x1, y + y1)))
+    if not boxes:  # every dog fell outside: draw one centred
+        return draw_photo(look, rng)
+    return photo.filter(ImageFilter.GaussianBlur(0.5)), boxes
+
+
+def demo_photo(cfg, breed_index, k):
+    """(image_id, jpeg bytes, annotation text) of photo k of one breed."""
+    synset, breed, look = BREEDS[breed_index]
+    rng = np.random.default_rng([cfg.seed, breed_index, k])
+    photo, boxes = draw_photo(look, rng)
+    image_id = f"{synset}_{1000 + k}"
+    buffer = io.BytesIO()
+    photo.save(buffer, format="JPEG", quality=cfg.quality)
+    return image_id, buffer.getvalue(), annotation_xml(synset, breed, image_id, photo.width, photo.height, boxes)
+
+
+def demo_plan(cfg):
+    """(breed_index, k) of every photo: breeds take turns so any n_images is balanced."""
+    return [(i % cfg.n_breeds, i // cfg.n_breeds) for i in range(cfg.n_images)]

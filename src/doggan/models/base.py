@@ -1,0 +1,71 @@
+"""What every variant shares: the common params (`model:` in params.yaml) and the Model interface.
+
+A variant module defines `Config` (a subclass of TrainConfig adding its own options) and
+`Model` (a subclass of GANModel). The training loop in doggan.training.loop drives any Model.
+"""
+
+import copy
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from doggan.config import option
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    lr: float              = option(2.0e-4, "Adam learning rate", low=0.0, low_open=True)
+    beta1: float           = option(0.5, "Adam beta1", low=0.0, high=1.0)
+    beta2: float           = option(0.999, "Adam beta2", low=0.0, high=1.0)
+    batch_size: int        = option(64, "images per step", low=1)
+    nz: int                = option(128, "latent dimension", low=1)
+    epochs: int            = option(10, "passes over the crops", low=1)
+    lr_schedule: str       = option("constant", "constant, or cosine decay to 0 over the run", choices=("constant", "cosine"))
+    flip: bool             = option(True, "random horizontal flips of real images")
+    ema: float             = option(0.0, "EMA decay of G's weights for sampling (0: off)", low=0.0, high=1.0)
+    checkpoint_every: int  = option(200, "steps between resumable checkpoints", low=1)
+    log_every: int         = option(10, "steps between logged losses", low=1)
+    fid_every: int         = option(0, "steps between cheap FIDs on featnet features (0: only at the end)", low=0)
+    fid_samples: int       = option(500, "images per cheap FID", low=2)
+    amp: bool              = option(True, "bf16 autocast when a CUDA GPU is present")
+
+
+class GANModel(nn.Module):
+    """Owns the networks and optimisers of one variant and knows how to take one training step.
+
+    Subclasses set `self.generator` (called as G(z, labels) -> images in [-1, 1]) and
+    `self.optimizers` (name -> torch optimiser), and implement `train_step`.
+    """
+
+    conditional = False
+
+    def __init__(self, cfg, n_classes):
+        super().__init__()
+        self.cfg, self.n_classes = cfg, n_classes
+        self.generator_ema = None
+
+    def setup_ema(self):
+        if self.cfg.ema > 0:
+            self.generator_ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update_ema(self):
+        if self.generator_ema is None:
+            return
+        for p_ema, p in zip(self.generator_ema.parameters(), self.generator.parameters()):
+            p_ema.lerp_(p, 1.0 - self.cfg.ema)
+        for b_ema, b in zip(self.generator_ema.buffers(), self.generator.buffers()):
+            b_ema.copy_(b)
+
+    def sampler(self):
+        """The network used for sampling: the EMA generator when there is one."""
+        return self.generator_ema if self.generator_ema is not None else self.generator
+
+    def train_step(self, real, labels, progress):
+        """One optimisation step on a batch; `progress` in [0, 1) is the fraction of training done.
+        Returns a dict of scalar losses for logging."""
+        raise NotImplementedError
+
+    def on_step_end(self, step):
+        """Called after every step (e.g. ProGAN's fade-in); default: nothing."""

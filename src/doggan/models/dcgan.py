@@ -1,0 +1,123 @@
+"""DCGAN with the bag of tricks of the DCGAN-Dog-Generator solution, each one really acting.
+
+The original computed label smoothing, instance noise and a cosine LR schedule but never fed
+them to the loss or the optimiser. Here the smoothed target reaches the BCE, the noise is added
+to both of D's inputs with a level that decays linearly to 0, and the cosine schedule (model
+`lr_schedule: cosine`, set by the shared loop) drives the optimisers' learning rate.
+"""
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn.utils import spectral_norm
+
+from doggan.config import option
+from doggan.models.base import GANModel, TrainConfig
+from doggan.training.losses import bce_d_loss, bce_g_loss
+
+
+@dataclass(frozen=True)
+class Config(TrainConfig):
+    ngf: int               = option(64, "generator width", low=4)
+    ndf: int               = option(64, "discriminator width", low=4)
+    g_dropout: float       = option(0.5, "dropout after G's first two blocks (the original's)", low=0.0, high=0.95)
+    label_smoothing: float = option(0.1, "real target is 1 - this (one-sided smoothing)", low=0.0, high=0.5)
+    instance_noise: float  = option(0.1, "std of noise on D's inputs at step 0, decayed linearly to 0", low=0.0)
+    spectral_norm: bool    = option(True, "spectral norm on D's convolutions")
+
+
+def truncated_normal_init(module, std=0.02):
+    """Weights ~ N(0, std) truncated at 2 std (the original's initializer), biases 0."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        nn.init.trunc_normal_(module.weight, 0.0, std, -2 * std, 2 * std)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.normal_(module.weight, 1.0, std)
+        nn.init.zeros_(module.bias)
+
+
+class Generator(nn.Module):
+    """z (N, nz) -> image (N, 3, 64, 64) in [-1, 1]; labels are accepted and ignored."""
+
+    def __init__(self, nz, ngf, dropout):
+        super().__init__()
+
+        def up(cin, cout, drop):
+            layers = [nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True)]
+            return layers + ([nn.Dropout(drop)] if drop else [])
+
+        self.net = nn.Sequential(
+            nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 8), nn.ReLU(True),  # 4x4
+            *([nn.Dropout(dropout)] if dropout else []),
+            *up(ngf * 8, ngf * 4, dropout),  # 8x8
+            *up(ngf * 4, ngf * 2, 0),  # 16x16
+            *up(ngf * 2, ngf, 0),  # 32x32
+            nn.ConvTranspose2d(ngf, 3, 4, 2, 1), nn.Tanh(),  # 64x64
+        )
+
+    def forward(self, z, labels=None):
+        return self.net(z[:, :, None, None])
+
+
+class Discriminator(nn.Module):
+    """image (N, 3, 64, 64) -> logit (N,)."""
+
+    def __init__(self, ndf, use_sn):
+        super().__init__()
+        sn = spectral_norm if use_sn else (lambda m: m)
+
+        def down(cin, cout):
+            return [sn(nn.Conv2d(cin, cout, 4, 2, 1)), nn.LeakyReLU(0.2, True)]
+
+        self.net = nn.Sequential(
+            *down(3, ndf), *down(ndf, ndf * 2), *down(ndf * 2, ndf * 4), *down(ndf * 4, ndf * 8),  # 4x4
+            sn(nn.Conv2d(ndf * 8, 1, 4, 1, 0)),
+        )
+
+    def forward(self, x, labels=None):
+        return self.net(x).flatten()
+
+
+def build_generator(cfg, n_classes):
+    return Generator(cfg.nz, cfg.ngf, cfg.g_dropout)
+
+
+class Model(GANModel):
+    def __init__(self, cfg, n_classes):
+        super().__init__(cfg, n_classes)
+        self.generator = build_generator(cfg, n_classes)
+        self.discriminator = Discriminator(cfg.ndf, cfg.spectral_norm)
+        self.apply(truncated_normal_init)
+        self.setup_ema()
+        betas = (cfg.beta1, cfg.beta2)
+        self.optimizers = {
+            "g": torch.optim.Adam(self.generator.parameters(), cfg.lr, betas=betas),
+            "d": torch.optim.Adam(self.discriminator.parameters(), cfg.lr, betas=betas),
+        }
+
+    def noise_std(self, progress):
+        """Instance-noise level: cfg.instance_noise at the start, 0 at the end."""
+        return self.cfg.instance_noise * max(0.0, 1.0 - progress)
+
+    def real_target(self):
+        return 1.0 - self.cfg.label_smoothing
+
+    def train_step(self, real, labels, progress):
+        G, D, opt = self.generator, self.discriminator, self.optimizers
+        sigma = self.noise_std(progress)
+        z = torch.randn(real.shape[0], self.cfg.nz, device=real.device)
+        fake = G(z)
+
+        opt["d"].zero_grad(set_to_none=True)
+        noisy = lambda x: x + sigma * torch.randn_like(x) if sigma > 0 else x  # noqa: E731
+        d_loss = bce_d_loss(D(noisy(real)), D(noisy(fake.detach())), real_target=self.real_target())
+        d_loss.backward()
+        opt["d"].step()
+
+        opt["g"].zero_grad(set_to_none=True)
+        g_loss = bce_g_loss(D(noisy(fake)))
+        g_loss.backward()
+        opt["g"].step()
+        return {"loss_d": d_loss.item(), "loss_g": g_loss.item(), "instance_noise": sigma}

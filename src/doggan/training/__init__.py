@@ -1,0 +1,1 @@
+"""The one training loop all variants share, with losses, augmentation and checkpoints."""

@@ -1,0 +1,122 @@
+"""The one training loop every variant runs.
+
+Resumable and exact: the data order of an epoch is a function of (seed, epoch), and a
+checkpoint holds the networks, optimisers, EMA, step and the torch RNG state, so a run killed
+at any point and started again ends with the same generator bytes as an uninterrupted run
+(on CPU). A checkpoint is only resumed when its fingerprint (variant, params, seed, data) matches.
+"""
+
+import math
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from doggan.data.dataset import epoch_order, to_float
+from doggan.io import atomic_path
+
+
+def lr_factor(schedule, progress):
+    """Multiplier of the base LR at `progress` in [0, 1]."""
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+    return 1.0
+
+
+def steps_per_epoch(n_images, batch_size):
+    return max(1, n_images // batch_size)
+
+
+def save_checkpoint(path, model, step, fingerprint, train_seconds):
+    payload = {
+        "fingerprint": fingerprint,
+        "step": step,
+        "train_seconds": train_seconds,
+        "model": model.state_dict(),
+        "optimizers": {name: opt.state_dict() for name, opt in model.optimizers.items()},
+        "rng_cpu": torch.get_rng_state(),
+        "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def checkpoint_step(path, fingerprint):
+    """The step a valid checkpoint of this run holds (0 if none or from another run)."""
+    path = Path(path)
+    if not path.is_file():
+        return 0
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    return payload["step"] if payload.get("fingerprint") == fingerprint else 0
+
+
+def load_checkpoint(path, model, fingerprint):
+    """Restore `model` from `path` if it was written by this exact run; returns (step, seconds)."""
+    path = Path(path)
+    if not path.is_file():
+        return 0, 0.0
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    if payload.get("fingerprint") != fingerprint:
+        return 0, 0.0  # params or data changed: start over
+    model.load_state_dict(payload["model"])
+    for name, opt in model.optimizers.items():
+        opt.load_state_dict(payload["optimizers"][name])
+    torch.set_rng_state(payload["rng_cpu"])
+    if payload["rng_cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(payload["rng_cuda"])
+    return payload["step"], payload["train_seconds"]
+
+
+def train(model, images, labels, *, seed, checkpoint_path, fingerprint, device="cpu", on_log=None, on_eval=None,
+          stop_after=None):
+    """Train `model` (a GANModel) on uint8 images (N, 3, H, W) with int labels.
+
+    on_log(step, metrics): called every cfg.log_every steps with losses and lr.
+    on_eval(step): called every cfg.fid_every steps and at the end (e.g. cheap FID).
+    stop_after: stop (with a checkpoint) after this many steps in total; for tests of resume.
+    Returns the total training seconds, including those of earlier interrupted runs.
+    """
+    cfg = model.cfg
+    n = len(images)
+    per_epoch = steps_per_epoch(n, cfg.batch_size)
+    total = cfg.epochs * per_epoch
+    torch.manual_seed(seed)  # anything the variant draws at build time was drawn before this call
+    start, seconds = load_checkpoint(checkpoint_path, model, fingerprint)
+    device = torch.device(device)
+    model.to(device).train()
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda")
+    bar = tqdm(total=total, initial=start, desc=type(model).__module__.rsplit(".", 1)[-1], unit="step")
+    order, began = None, time.perf_counter()
+    end = total if stop_after is None else min(total, stop_after)
+    for step in range(start, end):
+        epoch, i = divmod(step, per_epoch)
+        if order is None or i == 0:
+            order = epoch_order(n, seed, epoch)
+        idx = order[i * cfg.batch_size : (i + 1) * cfg.batch_size]
+        real = to_float(images[idx]).to(device, non_blocking=True)
+        if cfg.flip:
+            real = torch.where(torch.rand(len(real), 1, 1, 1, device=device) < 0.5, real.flip(3), real)
+        progress = step / total
+        lr = cfg.lr * lr_factor(cfg.lr_schedule, progress)
+        for opt in model.optimizers.values():
+            for group in opt.param_groups:
+                group["lr"] = lr
+        with autocast:
+            losses = model.train_step(real, labels[idx].to(device), progress)
+        model.update_ema()
+        model.on_step_end(step)
+        bar.update()
+        done = step + 1
+        if on_log and (done % cfg.log_every == 0 or done == total):
+            on_log(done, {**losses, "lr": lr})
+            bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()})
+        if on_eval and cfg.fid_every and done % cfg.fid_every == 0 and done != total:
+            on_eval(done)
+        if done % cfg.checkpoint_every == 0 or done == end:
+            save_checkpoint(checkpoint_path, model, done, fingerprint, seconds + time.perf_counter() - began)
+    bar.close()
+    seconds += time.perf_counter() - began
+    if on_eval and end == total:
+        on_eval(total)
+    return seconds

@@ -1,0 +1,24 @@
+"""GAN losses on discriminator logits."""
+
+import torch
+import torch.nn.functional as F
+
+
+def bce_d_loss(real_logits, fake_logits, real_target=1.0, fake_target=0.0):
+    """Discriminator BCE with (smoothed) targets, e.g. real 0.9 (one-sided label smoothing)."""
+    real = F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, real_target))
+    fake = F.binary_cross_entropy_with_logits(fake_logits, torch.full_like(fake_logits, fake_target))
+    return real + fake
+
+
+def bce_g_loss(fake_logits):
+    """Non-saturating generator loss."""
+    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+
+
+def hinge_d_loss(real_logits, fake_logits):
+    return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
+
+
+def hinge_g_loss(fake_logits):
+    return -fake_logits.mean()

@@ -1,0 +1,27 @@
+"""A cheap FID during training: a few hundred samples vs the real crops, in breednet features."""
+
+import torch
+
+from doggan.metrics import frechet_distance, statistics
+from doggan.metrics.features import extract_features
+
+
+class CheapFID:
+    def __init__(self, feature_net, real_images, n_samples, device="cpu", seed=12345):
+        self.net, self.n, self.device, self.seed = feature_net.to(device), n_samples, device, seed
+        pick = torch.randperm(len(real_images), generator=torch.Generator().manual_seed(seed))[: max(n_samples, 2)]
+        self.real_stats = statistics(extract_features(self.net, real_images[pick], device=device))
+
+    @torch.no_grad()
+    def __call__(self, model):
+        """FID of n samples of model's sampler; draws from its own RNG so training is unaffected."""
+        sampler = model.sampler()
+        was_training = sampler.training
+        sampler.eval()
+        rng = torch.Generator().manual_seed(self.seed)
+        z = torch.randn(self.n, model.cfg.nz, generator=rng).to(self.device)
+        y = torch.randint(0, model.n_classes, (self.n,), generator=rng).to(self.device)
+        images = torch.cat([sampler(z[i : i + 250], y[i : i + 250]) for i in range(0, self.n, 250)])
+        sampler.train(was_training)
+        features = self.net(images.float()).float().cpu().numpy()
+        return frechet_distance(*statistics(features), *self.real_stats)

@@ -1,0 +1,50 @@
+"""Stage crop: photos + boxes -> crops.npy (N, 64, 64, 3 uint8), crops.csv, a grid, data quality."""
+
+import argparse
+import json
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from doggan.cli import run
+from doggan.config import load_section, lookup, read_params
+from doggan.data.crops import CropConfig, crop_all
+from doggan.generate import save_grid
+from doggan.io import atomic_path, write_json
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--images", required=True, help="photo folder or zip (data.images)")
+    parser.add_argument("--boxes", required=True, help="annotations.csv from the parse stage")
+    parser.add_argument("--parse-quality", required=True, help="the parse stage's quality json")
+    parser.add_argument("--crops", required=True, help="crops.npy")
+    parser.add_argument("--table", required=True, help="crops.csv")
+    parser.add_argument("--quality", required=True, help="data_quality.json (parse + crop)")
+    parser.add_argument("--figure", required=True, help="grid of crops (png)")
+    args = parser.parse_args()
+    params = read_params(args.params)
+    cfg = load_section(CropConfig, params, "crop")
+    strict = lookup(params, "data.strict")
+    rows = pd.read_csv(args.boxes).to_dict("records")
+    crops, kept, skipped = crop_all(rows, args.images, cfg, strict=bool(strict),
+                                    progress=lambda it, total: tqdm(it, total=total, desc="crop", unit="photo"))
+    with atomic_path(args.crops, suffix=".npy") as tmp:
+        np.save(tmp, crops)
+    table = pd.DataFrame(kept, columns=["image_id", "object", "breed", "label"])
+    with atomic_path(args.table, suffix=".csv") as tmp:
+        table.rename_axis("row").to_csv(tmp)
+    save_grid(args.figure, crops[np.linspace(0, len(crops) - 1, min(64, len(crops))).astype(int)])
+    quality = json.loads(open(args.parse_quality).read())
+    quality["skipped"] += skipped
+    quality["crops"] = len(crops)
+    quality["skipped_by_reason"] = dict(Counter(s["reason"].split(" (")[0] for s in quality["skipped"]))
+    write_json(args.quality, quality)
+    print(f"crop: {len(crops)} crops, {len(skipped)} skipped here")
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,43 @@
+"""Stage demo_data: draw the synthetic dataset in Kaggle's layout (all-dogs/ + Annotation/)."""
+
+import argparse
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from tqdm import tqdm
+
+from doggan.cli import run
+from doggan.config import load_section, read_params
+from doggan.data.demo import BREEDS, DemoConfig, demo_photo, demo_plan
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--out", required=True, help="folder to hold all-dogs/ and Annotation/")
+    args = parser.parse_args()
+    cfg = load_section(DemoConfig, read_params(args.params), "demo")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".demo.", dir=out))
+    try:
+        for breed_index, k in tqdm(demo_plan(cfg), desc="demo photos", unit="photo"):
+            image_id, jpeg, xml = demo_photo(cfg, breed_index, k)
+            synset, breed, _ = BREEDS[breed_index]
+            (tmp / "all-dogs").mkdir(exist_ok=True)
+            (tmp / "all-dogs" / f"{image_id}.jpg").write_bytes(jpeg)
+            folder = tmp / "Annotation" / f"{synset}-{breed}"
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / image_id).write_text(xml)
+        for name in ("all-dogs", "Annotation"):  # swap in finished folders only
+            shutil.rmtree(out / name, ignore_errors=True)
+            os.replace(tmp / name, out / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"demo: {cfg.n_images} photos of {cfg.n_breeds} breeds in {out}")
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,38 @@
+"""Stage generate@V: a Kaggle submission (images.zip of 64x64 PNGs) and sample grids."""
+
+import argparse
+
+import numpy as np
+from tqdm import tqdm
+
+from doggan.cli import run, set_threads
+from doggan.config import load_section, read_params
+from doggan.generate import GenerateConfig, class_labels, load_generator, sample, save_grid, write_submission
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--generator", required=True)
+    parser.add_argument("--out", required=True, help="images.zip")
+    parser.add_argument("--figure", required=True, help="grid of samples (png)")
+    parser.add_argument("--breed-figure", required=True, help="grid with one row per breed (png)")
+    args = parser.parse_args()
+    cfg = load_section(GenerateConfig, read_params(args.params), "generate")
+    set_threads()
+    generator, payload = load_generator(args.generator)
+    labels = class_labels(cfg.n_images, payload["class_counts"], cfg.class_sampling, cfg.seed)
+    chunks = []
+    for start in tqdm(range(0, cfg.n_images, cfg.batch_size), desc="generate", unit="batch"):
+        chunk = labels[start : start + cfg.batch_size]
+        chunks.append(sample(generator, payload, chunk, cfg.truncation, cfg.seed + start, cfg.batch_size))
+    images = np.concatenate(chunks)
+    write_submission(args.out, images)
+    save_grid(args.figure, images[:64])
+    per_breed = np.repeat(np.arange(len(payload["breeds"])), 8)
+    save_grid(args.breed_figure, sample(generator, payload, per_breed, cfg.truncation, cfg.seed + 1), columns=8)
+    print(f"generate: {len(images)} images -> {args.out}")
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,18 @@
+"""Stage report: reports/index.html and reports/README.md from every variant's metrics and figures."""
+
+import argparse
+
+from doggan.cli import run
+from doggan.report.build import render
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--reports", default="reports", help="folder the other stages wrote into")
+    args = parser.parse_args()
+    table = render(args.reports)
+    print(table.to_string(index=False))
+
+
+if __name__ == "__main__":
+    run(main)

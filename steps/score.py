@@ -1,0 +1,31 @@
+"""Stage score@V: check the submission as Kaggle did and compute MiFID against the reference."""
+
+import argparse
+
+from doggan.cli import run, set_threads
+from doggan.config import load_section, lookup, read_params
+from doggan.io import write_json
+from doggan.metrics.features import MetricConfig, feature_network
+from doggan.score import load_reference, read_submission, score_images
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--submission", required=True)
+    parser.add_argument("--reference", required=True)
+    parser.add_argument("--featnet", required=True)
+    parser.add_argument("--out", required=True, help="metrics json")
+    args = parser.parse_args()
+    params = read_params(args.params)
+    cfg = load_section(MetricConfig, params, "metric")
+    set_threads()
+    images = read_submission(args.submission, expected=lookup(params, "generate.n_images"))
+    reference = load_reference(args.reference)
+    result = score_images(images, reference, feature_network(cfg, args.featnet), cfg)
+    write_json(args.out, result)
+    print(f"score: MiFID {result['mifid']:.2f} (FID {result['fid']:.2f}, d {result['distance']:.3f}, {result['network']})")
+
+
+if __name__ == "__main__":
+    run(main)

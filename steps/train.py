@@ -1,0 +1,76 @@
+"""Stage train@V: train one variant on the crops (resumable), log through DVCLive, save generator.pt."""
+
+import argparse
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from dvclive import Live
+
+from doggan.cli import run, set_threads
+from doggan.config import load_merged, lookup, read_params
+from doggan.data.dataset import load_crops
+from doggan.errors import ParamError
+from doggan.generate import save_generator
+from doggan.metrics.breednet import load_breednet
+from doggan.metrics.features import BreedNetFeatures
+from doggan.models import variant_module
+from doggan.training.loop import checkpoint_step, train
+from doggan.training.monitor import CheapFID
+
+
+def fingerprint(variant, cfg, seed, crops_path):
+    digest = hashlib.sha256(Path(crops_path).read_bytes()).hexdigest()
+    return hashlib.sha256(json.dumps([variant, asdict(cfg), seed, digest], sort_keys=True).encode()).hexdigest()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--variant", required=True)
+    parser.add_argument("--crops", required=True)
+    parser.add_argument("--table", required=True)
+    parser.add_argument("--featnet", required=True, help="breednet for the cheap FID during training")
+    parser.add_argument("--out", required=True, help="generator.pt")
+    parser.add_argument("--live", required=True, help="DVCLive folder")
+    args = parser.parse_args()
+    params = read_params(args.params)
+    module = variant_module(args.variant)
+    cfg = load_merged(module.Config, params, "model", f"variants.{args.variant}")
+    seed = lookup(params, "seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ParamError(f"seed: expected a non-negative integer, got {seed!r}")
+    set_threads()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    images, labels, breeds = load_crops(args.crops, args.table)
+    torch.manual_seed(seed)
+    model = module.Model(cfg, len(breeds))
+    checkpoint = Path(args.out).with_name("checkpoint.pt")
+    print_ = fingerprint(args.variant, cfg, seed, args.crops)
+    resumed = checkpoint_step(checkpoint, print_)
+    monitor = CheapFID(BreedNetFeatures(load_breednet(args.featnet, device)), images, cfg.fid_samples, device)
+    with Live(args.live, resume=resumed > 0, dvcyaml=None, save_dvc_exp=False, report=None) as live:
+
+        def on_log(step, metrics):
+            live.step = step
+            for name, value in metrics.items():
+                live.log_metric(f"train/{name}", value)
+
+        def on_eval(step):
+            live.step = step
+            live.log_metric("fid_breednet", monitor(model))
+
+        seconds = train(model, images, labels, seed=seed, checkpoint_path=checkpoint, fingerprint=print_,
+                        device=device, on_log=on_log, on_eval=on_eval)
+        live.summary["train_seconds"] = round(seconds, 1)
+        live.summary["images_per_second"] = round(len(images) * cfg.epochs / max(seconds, 1e-9), 1)
+    counts = np.bincount(labels.numpy(), minlength=len(breeds))
+    save_generator(args.out, model.cpu(), args.variant, breeds, counts)
+    print(f"train {args.variant}: {seconds:.0f} s")
+
+
+if __name__ == "__main__":
+    run(main)
