@@ -33,14 +33,14 @@ rule report:
         expand("reports/figures/{variant}_{kind}.png", variant=VARIANTS, kind=["samples", "breeds"]),
         "reports/figures/crops.png", "reports/data_quality.json", "reports/featnet.json",
     output: "reports/index.html", "reports/README.md", "reports/losses.png"
-    params: keys={"params.yaml": config}
+    params: settings={"params.yaml": config}
     shell: "python steps/report.py --reports reports"
 
 
 rule demo_data:
     input: "steps/demo_data.py", "src/doggan/data/demo.py"
     output: directory("data/raw/demo/all-dogs"), directory("data/raw/demo/Annotation")
-    params: keys=P("demo")
+    params: settings=P("demo")
     shell: "python steps/demo_data.py --out data/raw/demo"
 
 
@@ -49,7 +49,7 @@ rule parse:
         "steps/parse.py", "src/doggan/data/annotations.py", "src/doggan/data/sources.py",
         images=IMAGES, annotations=ANNOTATIONS,
     output: "data/interim/annotations.csv", "data/interim/parse_quality.json"
-    params: keys=P("data.strict")
+    params: settings=P("data.strict")
     shell: "python steps/parse.py --images {input.images} --annotations {input.annotations} --out data/interim/annotations.csv --quality data/interim/parse_quality.json"
 
 
@@ -59,14 +59,14 @@ rule crop:
         "data/interim/annotations.csv", "data/interim/parse_quality.json", images=IMAGES,
     output:
         "data/interim/crops.npy", "data/interim/crops.csv", "reports/data_quality.json", "reports/figures/crops.png"
-    params: keys=P("crop", "data.strict")
+    params: settings=P("crop", "data.strict")
     shell: "python steps/crop.py --images {input.images} --boxes data/interim/annotations.csv --parse-quality data/interim/parse_quality.json --crops data/interim/crops.npy --table data/interim/crops.csv --quality reports/data_quality.json --figure reports/figures/crops.png"
 
 
 rule featnet:
     input: "steps/featnet.py", "src/doggan/metrics/breednet.py", "data/interim/crops.npy", "data/interim/crops.csv"
     output: "models/featnet.pt", "reports/featnet.json"
-    params: keys=P("featnet")
+    params: settings=P("featnet")
     shell: "python steps/featnet.py --crops data/interim/crops.npy --table data/interim/crops.csv --out models/featnet.pt --metrics reports/featnet.json"
 
 
@@ -75,7 +75,7 @@ rule reference:
         "steps/reference.py", "src/doggan/metrics/features.py",
         "data/interim/crops.npy", "data/interim/crops.csv", "models/featnet.pt",
     output: REFERENCE
-    params: keys=P("metric")
+    params: settings=P("metric")
     shell: "python steps/reference.py --crops data/interim/crops.npy --table data/interim/crops.csv --featnet models/featnet.pt --out {output}"
 
 
@@ -85,7 +85,7 @@ rule train:
         "data/interim/crops.npy", "data/interim/crops.csv", "models/featnet.pt",
     output:
         "models/{variant}/generator.pt", "reports/train/{variant}/metrics.json", directory("reports/train/{variant}/plots")
-    params: keys=lambda w: P("seed", "model", f"variants.{w.variant}")
+    params: settings=lambda w: P("seed", "model", f"variants.{w.variant}")
     shell: "python steps/train.py --variant {wildcards.variant} --crops data/interim/crops.npy --table data/interim/crops.csv --featnet models/featnet.pt --out models/{wildcards.variant}/generator.pt --live reports/train/{wildcards.variant}"
 
 
@@ -93,7 +93,7 @@ rule generate:
     input: "steps/generate.py", "src/doggan/generate.py", "models/{variant}/generator.pt"
     output:
         "submissions/{variant}/images.zip", "reports/figures/{variant}_samples.png", "reports/figures/{variant}_breeds.png"
-    params: keys=P("generate")
+    params: settings=P("generate")
     shell: "python steps/generate.py --generator models/{wildcards.variant}/generator.pt --out submissions/{wildcards.variant}/images.zip --figure reports/figures/{wildcards.variant}_samples.png --breed-figure reports/figures/{wildcards.variant}_breeds.png"
 
 
@@ -102,5 +102,5 @@ rule score:
         "steps/score.py", "src/doggan/score.py", SRC("src/doggan/metrics"),
         "submissions/{variant}/images.zip", "models/featnet.pt", reference=REFERENCE,
     output: "reports/metrics/{variant}.json"
-    params: keys=P("metric", "generate.n_images")
+    params: settings=P("metric", "generate.n_images")
     shell: "python steps/score.py --submission submissions/{wildcards.variant}/images.zip --reference {input.reference} --featnet models/featnet.pt --out reports/metrics/{wildcards.variant}.json"

@@ -16,7 +16,7 @@ from PIL import Image
 from doggan.config import from_mapping, option
 from doggan.data.dataset import to_uint8
 from doggan.errors import ParamError
-from doggan.io import atomic_path
+from doggan.io import atomic_path, save_torch
 from doggan.models import variant_module
 
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member dates: the same images give the same zip bytes
@@ -41,8 +41,7 @@ def save_generator(path, model, variant, breeds, class_counts):
         "class_counts": [int(c) for c in class_counts],
         "state_dict": model.sampler().state_dict(),
     }
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    save_torch(payload, path)
 
 
 def load_generator(path, device="cpu"):

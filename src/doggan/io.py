@@ -40,3 +40,16 @@ def save_figure(fig, path):
     """Save a matplotlib figure atomically (PNG), with fixed metadata so reruns give the same bytes."""
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
+
+
+def save_torch(obj, path):
+    """torch.save, atomically and byte-reproducibly: torch names the archive's inner folder after
+    the file, so saving to a random temp name would make every save differ."""
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buffer.getvalue())

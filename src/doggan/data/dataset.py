@@ -21,7 +21,7 @@ def load_crops(crops_npy, crops_csv):
     if len(table) == 0:
         raise DataError(f"{crops_npy}: no crops")
     images = torch.from_numpy(np.array(crops)).permute(0, 3, 1, 2).contiguous()
-    labels = torch.from_numpy(table["label"].to_numpy(np.int64))
+    labels = torch.from_numpy(np.array(table["label"], dtype=np.int64))
     names = table.drop_duplicates("label").set_index("label")["breed"].to_dict()
     breeds = [names.get(i, f"class_{i}") for i in range(int(labels.max()) + 1)]
     return images, labels, breeds

@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 from doggan.config import option
 from doggan.data.dataset import epoch_order, to_float
+from doggan.io import save_torch
 
 
 @dataclass(frozen=True)
@@ -94,10 +95,7 @@ def accuracy(model, images, labels, device="cpu", batch_size=256):
 
 
 def save_breednet(model, path):
-    from doggan.io import atomic_path
-
-    with atomic_path(path) as tmp:
-        torch.save({"hparams": model.hparams, "state_dict": model.state_dict()}, tmp)
+    save_torch({"hparams": model.hparams, "state_dict": model.state_dict()}, path)
 
 
 def load_breednet(path, device="cpu"):

@@ -27,7 +27,8 @@ def memorization_distance(gen, real, chunk_rows=1024):
     r_t = np.ascontiguousarray(r.T)
     total = 0.0
     for start in range(0, len(g), chunk_rows):
-        similarity = np.abs(g[start : start + chunk_rows] @ r_t)
+        # |cos| <= 1; float32 round-off may overshoot, and a negative distance would flip MiFID's sign
+        similarity = np.minimum(np.abs(g[start : start + chunk_rows] @ r_t), 1.0)
         total += float((1.0 - similarity.max(axis=1)).astype(np.float64).sum())
     return total / len(g)
 

@@ -14,7 +14,7 @@ import torch
 from tqdm import tqdm
 
 from doggan.data.dataset import epoch_order, to_float
-from doggan.io import atomic_path
+from doggan.io import save_torch
 
 
 def lr_factor(schedule, progress):
@@ -38,8 +38,7 @@ def save_checkpoint(path, model, step, fingerprint, train_seconds):
         "rng_cpu": torch.get_rng_state(),
         "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
     }
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    save_torch(payload, path)
 
 
 def checkpoint_step(path, fingerprint):

@@ -1,0 +1,29 @@
+# `make repro` and `make test` work on a fresh clone: they build .venv first.
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export PATH := $(abspath $(BIN)):$(PATH)
+export DVC_NO_ANALYTICS := 1
+
+.PHONY: repro test bench snakemake clean-venv
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+repro: $(STAMP)
+	dvc repro
+
+snakemake: $(STAMP)
+	snakemake --cores 4 report
+
+test: $(STAMP)
+	pytest -q
+
+bench: $(STAMP)
+	python bench/run.py
+
+clean-venv:
+	rm -rf $(VENV)

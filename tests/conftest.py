@@ -1,0 +1,51 @@
+"""Shared fixtures: tiny configs and a throwaway copy of the project for end-to-end runs."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+PROJECT_FILES = ["dvc.yaml", "Snakefile", "params.yaml", "steps", "src", ".dvc/config", ".dvcignore", ".gitignore"]
+
+
+def tiny_params(params):
+    """A few dozen images and a few steps: the whole pipeline in seconds."""
+    params["demo"].update(n_images=36, n_breeds=3)
+    params["crop"]["workers"] = 1
+    params["featnet"].update(epochs=1, width=8, features=32)
+    params["model"].update(epochs=1, batch_size=8, checkpoint_every=2, log_every=1, fid_every=2, fid_samples=16)
+    for variant in params["variants"].values():
+        variant.update({k: 8 for k in ("ngf", "ndf") if k in variant})
+    params["generate"].update(n_images=40, batch_size=20)
+    params["metric"]["batch_size"] = 50
+    return params
+
+
+def run(cmd, cwd, check=True):
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1", "PYTHONWARNINGS": "ignore"}
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, shell=isinstance(cmd, str))
+    if check and result.returncode != 0:
+        raise AssertionError(f"{cmd} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+@pytest.fixture
+def tiny_project(tmp_path):
+    """A git repo holding the pipeline with tiny params; returns its path."""
+    for name in PROJECT_FILES:
+        src, dst = ROOT / name, tmp_path / name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(src, dst)
+    params = tiny_params(yaml.safe_load((ROOT / "params.yaml").read_text()))
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run("git init -q -b main && git add -A && git -c user.name=t -c user.email=t@t commit -qm init", tmp_path)
+    return tmp_path

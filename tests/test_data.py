@@ -1,0 +1,97 @@
+"""Demo data in the official layout, and crops against an independent PIL computation."""
+
+import io
+import re
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from doggan.data.annotations import parse_annotation
+from doggan.data.crops import CropConfig, crop_all, crop_photo
+from doggan.data.demo import DemoConfig, demo_photo, demo_plan
+
+
+def test_demo_photo_follows_the_official_template_and_is_deterministic():
+    cfg = DemoConfig(n_images=6, n_breeds=3)
+    for breed, k in demo_plan(cfg):
+        image_id, jpeg, xml = demo_photo(cfg, breed, k)
+        assert (image_id, jpeg, xml) == demo_photo(cfg, breed, k)
+        assert re.fullmatch(r"n\d{8}_\d+", image_id)
+        assert xml.startswith("<annotation>\n\t<folder>") and not xml.endswith("\n") and "<?xml" not in xml
+        assert f"<folder>{image_id[1:9]}</folder>" in xml and "\t\t<depth>3</depth>" in xml
+        photo = Image.open(io.BytesIO(jpeg))
+        ann = parse_annotation(xml.encode())
+        assert photo.format == "JPEG" and (ann.width, ann.height) == photo.size
+        assert 200 <= photo.width <= 500 and 200 <= photo.height <= 500
+        assert 1 <= len(ann.boxes) <= 4 and not any(b.clipped for b in ann.boxes)
+
+
+def gradient_photo(w=120, h=90, mode="RGB", fmt="JPEG"):
+    x = np.linspace(0, 255, w)[None, :, None] * np.ones((h, 1, 3))
+    x[..., 1] = np.linspace(0, 255, h)[:, None]
+    image = Image.fromarray(x.astype(np.uint8))
+    buffer = io.BytesIO()
+    image.convert(mode).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def test_square_pad_equals_a_padded_pil_crop():
+    data = gradient_photo(fmt="PNG")
+    cfg = CropConfig(size=16, mode="square_pad", draft=False)
+    box = (10, 20, 50, 80)  # 40 wide, 60 tall -> 60x60 square centred at (30, 50), rows 20..80, cols 0..60
+    (crop,) = crop_photo(data, [box], cfg)
+    pixels = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    expected = Image.fromarray(pixels[20:80, 0:60]).resize((16, 16), Image.Resampling.LANCZOS)
+    assert np.array_equal(crop, np.asarray(expected))
+
+
+def test_stretch_and_center_modes():
+    data = gradient_photo(fmt="PNG")
+    pixels = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    (stretch,) = crop_photo(data, [(10, 20, 50, 80)], CropConfig(size=16, mode="stretch", draft=False))
+    assert np.array_equal(stretch, np.asarray(Image.fromarray(pixels[20:80, 10:50]).resize((16, 16), Image.Resampling.LANCZOS)))
+    (center,) = crop_photo(data, [(10, 20, 50, 80)], CropConfig(size=16, mode="center", draft=False))
+    assert np.array_equal(center, np.asarray(Image.fromarray(pixels[30:70, 10:50]).resize((16, 16), Image.Resampling.LANCZOS)))
+
+
+@pytest.mark.parametrize("mode", ["L", "CMYK", "RGBA"])
+def test_grayscale_cmyk_and_png_named_jpg_crop_as_rgb(mode):
+    fmt = "PNG" if mode == "RGBA" else "JPEG"
+    (crop,) = crop_photo(gradient_photo(mode=mode, fmt=fmt), [(0, 0, 60, 60)], CropConfig(size=16))
+    assert crop.shape == (16, 16, 3) and crop.dtype == np.uint8
+
+
+@pytest.mark.parametrize("data, reason", [(b"", "empty file"), (b"GIF89a nonsense", "unreadable image"),
+                                          (gradient_photo()[:300], "unreadable image")])
+def test_bad_photos_are_skipped_with_a_reason(tmp_path, data, reason):
+    (tmp_path / "all-dogs").mkdir()
+    (tmp_path / "all-dogs" / "n02085620_1.jpg").write_bytes(data)
+    rows = [dict(image_id="n02085620_1", object=0, xmin=0, ymin=0, xmax=60, ymax=60, breed="Chihuahua", label=0)]
+    crops, kept, skipped = crop_all(rows, tmp_path / "all-dogs", CropConfig(size=16, workers=1))
+    assert len(crops) == 0 and kept == [] and reason in skipped[0]["reason"]
+
+
+def test_draft_decoding_stays_close_to_full_decoding():
+    data = gradient_photo(w=1200, h=900)
+    box = [(100, 100, 1000, 800)]
+    fast = crop_photo(data, box, CropConfig(size=64, draft=True)).astype(float)
+    full = crop_photo(data, box, CropConfig(size=64, draft=False)).astype(float)
+    assert np.abs(fast - full).mean() < 3
+
+
+def test_zip_folder_and_worker_count_give_identical_crops(tmp_path):
+    folder = tmp_path / "all-dogs"
+    folder.mkdir()
+    rows = []
+    for i in range(6):
+        (folder / f"n02085620_{i}.jpg").write_bytes(gradient_photo(w=100 + 10 * i))
+        rows.append(dict(image_id=f"n02085620_{i}", object=0, xmin=5, ymin=5, xmax=80, ymax=70, breed="Chihuahua", label=0))
+    with zipfile.ZipFile(tmp_path / "all-dogs.zip", "w") as zf:
+        for path in sorted(folder.iterdir()):
+            zf.write(path, f"all-dogs/{path.name}")
+    a, _, _ = crop_all(rows, folder, CropConfig(size=32, workers=1))
+    b, _, _ = crop_all(rows, tmp_path / "all-dogs.zip", CropConfig(size=32, workers=2))
+    assert a.tobytes() == b.tobytes() and len(a) == 6
