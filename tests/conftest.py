@@ -35,17 +35,21 @@ def run(cmd, cwd, check=True):
     return result
 
 
-@pytest.fixture
-def tiny_project(tmp_path):
-    """A git repo holding the pipeline with tiny params; returns its path."""
+def make_project(root):
+    """A git repo at `root` holding the pipeline with tiny params."""
     for name in PROJECT_FILES:
-        src, dst = ROOT / name, tmp_path / name
+        src, dst = ROOT / name, root / name
         dst.parent.mkdir(parents=True, exist_ok=True)
         if src.is_dir():
             shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(src, dst)
     params = tiny_params(yaml.safe_load((ROOT / "params.yaml").read_text()))
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    run("git init -q -b main && git add -A && git -c user.name=t -c user.email=t@t commit -qm init", tmp_path)
-    return tmp_path
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run("git init -q -b main && git add -A && git -c user.name=t -c user.email=t@t commit -qm init", root)
+    return root
+
+
+@pytest.fixture
+def tiny_project(tmp_path):
+    return make_project(tmp_path)

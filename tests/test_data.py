@@ -5,7 +5,6 @@ import re
 import zipfile
 
 import numpy as np
-import pandas as pd
 import pytest
 from PIL import Image
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, run, tiny_params
+from conftest import make_project, run
 
 
 def dvc_dag(root):
@@ -94,21 +94,6 @@ def dvc_project(tmp_path_factory):
 def snakemake_project(tmp_path_factory):
     root = make_project(tmp_path_factory.mktemp("snakemake"))
     run("snakemake --cores 2 report", root)
-    return root
-
-
-def make_project(root):
-    import shutil
-
-    from conftest import PROJECT_FILES
-
-    for name in PROJECT_FILES:
-        src, dst = ROOT / name, root / name
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        (shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__")) if src.is_dir() else shutil.copy(src, dst))
-    params = tiny_params(yaml.safe_load((ROOT / "params.yaml").read_text()))
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    run("git init -q -b main && git add -A && git -c user.name=t -c user.email=t@t commit -qm init", root)
     return root
 
 

@@ -97,7 +97,7 @@ def render(reports):
            "## Crops", "", "![crops](figures/crops.png)", "", "## Training curves", "", "![losses](losses.png)", ""]
     for v in variants:
         md += [f"## {v}", "", f"![{v} samples](figures/{v}_samples.png)", "",
-               f"One row per breed:", "", f"![{v} per breed](figures/{v}_breeds.png)", ""]
+               "One row per breed:", "", f"![{v} per breed](figures/{v}_breeds.png)", ""]
     write_text(reports / "README.md", "\n".join(md))
 
     esc = html.escape
