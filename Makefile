@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: repro test snakemake clean-venv
+.PHONY: repro test snakemake bench clean-venv
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -21,6 +21,9 @@ snakemake: $(STAMP)
 
 test: $(STAMP)
 	pytest -q
+
+bench: $(STAMP)
+	python bench/run.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -114,10 +114,10 @@ def test_dataset_rows_labels_and_skips(tmp_path):
     rows, quality = parse_annotations(tmp_path / "Annotation", tmp_path / "all-dogs")
     assert [(r["image_id"], r["object"], r["breed"], r["label"]) for r in rows] == [
         ("n02085620_1", 0, "Chihuahua", 0), ("n02085620_1", 1, "Chihuahua", 0), ("n02110958_2", 0, "pug", 2)]
-    reasons = {s["file"].split("/")[-1]: s["reason"] for s in quality["skipped"]}
-    assert reasons["n02085620_3"].startswith("non-numeric")
-    assert reasons["n02105855_2933"] == "no photo"
-    assert reasons["n02085620_9.jpg"] == "no annotation"
+    kinds = {s["file"].split("/")[-1]: (s["kind"], s["reason"]) for s in quality["skipped"]}
+    assert kinds["n02085620_3"] == ("non-numeric field", "non-numeric <bndbox/xmin> 'x'")
+    assert kinds["n02105855_2933"][0] == "annotation without photo"
+    assert kinds["n02085620_9.jpg"][0] == "photo without annotation"
     assert quality["annotation_files"] == 4 and quality["objects"] == 3
     with pytest.raises(DataError, match="n02085620_3"):
         parse_annotations(tmp_path / "Annotation", tmp_path / "all-dogs", strict=True)
@@ -134,8 +134,19 @@ def test_zip_and_folder_give_the_same_rows(tmp_path):
         tmp_path / "Annotation", tmp_path / "all-dogs")
 
 
-def test_zip_member_escaping_the_archive_is_refused(tmp_path):
-    with zipfile.ZipFile(tmp_path / "evil.zip", "w") as zf:
-        zf.writestr("../../etc/n02085620_1", "x")
+def test_zip_members_escaping_the_archive_are_skipped_unread(tmp_path):
+    good = annotation_xml("n02085620", "Chihuahua", "n02085620_1", 100, 80, [(0, 0, 50, 40, 0)])
+    with zipfile.ZipFile(tmp_path / "Annotation.zip", "w") as zf:
+        zf.writestr("Annotation/n02085620-Chihuahua/n02085620_1", good)
+        zf.writestr("../../etc/n02085620-Chihuahua/n02085620_2", good)
+        zf.writestr("/abs/n02085620-Chihuahua/n02085620_3", good)
+    with zipfile.ZipFile(tmp_path / "all-dogs.zip", "w") as zf:
+        for i in (1, 2, 3):
+            zf.writestr(f"all-dogs/n02085620_{i}.jpg", "x")
+    rows, quality = parse_annotations(tmp_path / "Annotation.zip", tmp_path / "all-dogs.zip")
+    assert [r["image_id"] for r in rows] == ["n02085620_1"]
+    unsafe = [s["file"] for s in quality["skipped"] if s["kind"] == "unsafe zip member"]
+    assert [f.split(":")[-1] for f in unsafe] == ["../../etc/n02085620-Chihuahua/n02085620_2",
+                                                  "/abs/n02085620-Chihuahua/n02085620_3"]
     with pytest.raises(DataError, match="escapes"):
-        parse_annotations(tmp_path / "evil.zip", tmp_path / "evil.zip")
+        parse_annotations(tmp_path / "Annotation.zip", tmp_path / "all-dogs.zip", strict=True)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from doggan.data.annotations import parse_annotation
+from doggan.data.annotations import parse_annotation, parse_annotations
 from doggan.data.crops import CropConfig, crop_all, crop_photo
 from doggan.data.demo import DemoConfig, demo_photo, demo_plan
 
@@ -94,3 +94,43 @@ def test_zip_folder_and_worker_count_give_identical_crops(tmp_path):
     a, _, _ = crop_all(rows, folder, CropConfig(size=32, workers=1))
     b, _, _ = crop_all(rows, tmp_path / "all-dogs.zip", CropConfig(size=32, workers=2))
     assert a.tobytes() == b.tobytes() and len(a) == 6
+
+
+def _write_demo(root, cfg):
+    """The demo dataset in Kaggle's folder layout; returns {image_id: breed folder}."""
+    folders = {}
+    for breed_index, k in demo_plan(cfg):
+        image_id, jpeg, xml = demo_photo(cfg, breed_index, k)
+        folder = f"{image_id.split('_')[0]}-{re.search(r'<name>(.+?)</name>', xml).group(1)}"
+        for name, data in ((f"all-dogs/{image_id}.jpg", jpeg), (f"Annotation/{folder}/{image_id}", xml.encode())):
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_bytes(data)
+        folders[image_id] = folder
+    return folders
+
+
+def _zip_folder(folder, zip_path):
+    with zipfile.ZipFile(zip_path, "w") as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(folder.parent).as_posix())
+    return zip_path
+
+
+def test_kaggle_folders_kaggle_zips_and_stanford_layout_give_identical_crops(tmp_path):
+    folders = _write_demo(tmp_path, DemoConfig(n_images=10, n_breeds=3))
+    for image_id, folder in folders.items():  # Stanford: Images/n02085620-Chihuahua/n02085620_7.jpg
+        (tmp_path / "Images" / folder).mkdir(parents=True, exist_ok=True)
+        (tmp_path / "Images" / folder / f"{image_id}.jpg").write_bytes((tmp_path / "all-dogs" / f"{image_id}.jpg").read_bytes())
+    forms = [(tmp_path / "Annotation", tmp_path / "all-dogs"),
+             (_zip_folder(tmp_path / "Annotation", tmp_path / "Annotation.zip"),
+              _zip_folder(tmp_path / "all-dogs", tmp_path / "all-dogs.zip")),
+             (tmp_path / "Annotation", tmp_path / "Images"),
+             (tmp_path / "Annotation.zip", _zip_folder(tmp_path / "Images", tmp_path / "Images.zip"))]
+    results = []
+    for annotations, images in forms:
+        rows, quality = parse_annotations(annotations, images)
+        crops, kept, skipped = crop_all(rows, images, CropConfig(size=32, workers=1))
+        assert quality["skipped"] == [] and len(crops) >= 10
+        results.append((crops.tobytes(), [(r["image_id"], r["object"], r["label"]) for r in kept]))
+    assert all(r == results[0] for r in results[1:])

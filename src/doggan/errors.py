@@ -10,7 +10,15 @@ class ParamError(UserError):
 
 
 class DataError(UserError):
-    """An input file is unreadable, malformed, or hostile."""
+    """An input file is unreadable, malformed, or hostile.
+
+    `kind` is a short fixed label ("inverted box", "hostile XML") that data-quality reports
+    count by, while the message keeps the file-specific details.
+    """
+
+    def __init__(self, message, kind="unreadable"):
+        super().__init__(message)
+        self.kind = kind
 
 
 class SubmissionError(UserError):

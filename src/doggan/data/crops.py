@@ -37,12 +37,12 @@ class CropConfig:
 
 
 def box_filter_reason(row, cfg):
-    """Why a box is unusable for training (None if it is fine)."""
+    """(kind, reason) why a box is unusable for training, or None if it is fine."""
     w, h = row["xmax"] - row["xmin"], row["ymax"] - row["ymin"]
     if min(w, h) < cfg.min_size:
-        return f"box smaller than crop.min_size ({w}x{h})"
+        return "box below crop.min_size", f"box {w}x{h} smaller than crop.min_size {cfg.min_size}"
     if not cfg.min_aspect <= h / w <= cfg.max_aspect:
-        return f"box aspect h/w {h / w:.2f} outside [crop.min_aspect, crop.max_aspect]"
+        return "box aspect out of range", f"box aspect h/w {h / w:.2f} outside [{cfg.min_aspect}, {cfg.max_aspect}]"
     return None
 
 
@@ -59,10 +59,15 @@ def _region(box, cfg):
 
 
 def _draft_scale(regions, cfg):
-    """Largest JPEG DCT scale (1, 2, 4, 8) that keeps every region at least twice the output size."""
+    """Largest JPEG DCT scale (1, 2, 4, 8) that keeps every region at least the output size.
+
+    libjpeg's scaled IDCT is itself a low-pass downscale, so Lanczos is left a final step of at
+    most 2x: on demo photos the crops differ from full decoding by ~1/255 on average, and the
+    resize, which dominates the stage, gets up to 4x fewer input pixels.
+    """
     smallest = min(min(r[2] - r[0], r[3] - r[1]) for r in regions)
     scale = 1
-    while scale < 8 and smallest / (scale * 2) >= 2 * cfg.size:
+    while scale < 8 and smallest / (scale * 2) >= cfg.size:
         scale *= 2
     return scale
 
@@ -70,7 +75,7 @@ def _draft_scale(regions, cfg):
 def crop_photo(data, boxes, cfg, where="photo"):
     """Crops (len(boxes), size, size, 3) uint8 from one photo's bytes; DataError if it can't be decoded."""
     if not data:
-        raise DataError(f"{where}: empty file")
+        raise DataError(f"{where}: empty file", "empty photo")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -84,9 +89,8 @@ def crop_photo(data, boxes, cfg, where="photo"):
             img.load()
             img = img.convert("RGB")  # grayscale, CMYK, palette and RGBA photos are dogs too
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-        raise DataError(f"{where}: unreadable image ({exc})") from None
+        raise DataError(f"{where}: unreadable image ({exc})", "unreadable photo") from None
     sx, sy = img.width / width, img.height / height
-    pixels = np.asarray(img)
     out = np.empty((len(boxes), cfg.size, cfg.size, 3), np.uint8)
     for i, (x0, y0, x1, y1) in enumerate(regions):
         x0, x1, y0, y1 = round(x0 * sx), round(x1 * sx), round(y0 * sy), round(y1 * sy)
@@ -95,13 +99,12 @@ def crop_photo(data, boxes, cfg, where="photo"):
             y0, y1 = _shift_inside(y0, y1, img.height)
         cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x1, img.width), min(y1, img.height)
         if cx1 <= cx0 or cy1 <= cy0:
-            raise DataError(f"{where}: box {boxes[i]} lies outside the {width}x{height} photo")
-        patch = pixels[cy0:cy1, cx0:cx1]
-        pad = ((cy0 - y0, y1 - cy1), (cx0 - x0, x1 - cx1), (0, 0))
-        if any(p for pair in pad for p in pair):
-            patch = np.pad(patch, pad, mode="edge")  # replicated edges look like photo, black bars don't
-        resized = Image.fromarray(patch).resize((cfg.size, cfg.size), FILTERS[cfg.filter])
-        out[i] = np.asarray(resized)
+            raise DataError(f"{where}: box {boxes[i]} lies outside the {width}x{height} photo", "box outside photo")
+        patch = img.crop((cx0, cy0, cx1, cy1))
+        if (cx0, cy0, cx1, cy1) != (x0, y0, x1, y1):  # replicated edges look like photo, black bars don't
+            pad = ((cy0 - y0, y1 - cy1), (cx0 - x0, x1 - cx1), (0, 0))
+            patch = Image.fromarray(np.pad(np.asarray(patch), pad, mode="edge"))
+        out[i] = np.asarray(patch.resize((cfg.size, cfg.size), FILTERS[cfg.filter]))
     return out
 
 
@@ -128,7 +131,7 @@ def _crop_job(job):
     try:
         return crop_photo(_reader.read(entry, PHOTO_MAX_BYTES), boxes, cfg, entry.name), None
     except DataError as exc:
-        return None, str(exc).removeprefix(f"{entry.name}: ")
+        return None, {"file": entry.name, "kind": exc.kind, "reason": str(exc).removeprefix(f"{entry.name}: ")}
 
 
 def crop_all(rows, images_source, cfg, strict=False, progress=None):
@@ -140,13 +143,13 @@ def crop_all(rows, images_source, cfg, strict=False, progress=None):
     photos = photo_entries(images_source)
     skipped, usable = [], []
     for row in sorted(rows, key=lambda r: (r["image_id"], r["object"])):
-        reason = box_filter_reason(row, cfg)
-        if reason:
-            skipped.append({"file": f"{row['image_id']}#{row['object']}", "reason": reason})
+        problem = box_filter_reason(row, cfg)
+        if problem:
+            skipped.append({"file": f"{row['image_id']}#{row['object']}", "kind": problem[0], "reason": problem[1]})
         else:
             usable.append(row)
     if strict and skipped:
-        raise DataError(f"{skipped[0]['file']}: {skipped[0]['reason']}")
+        raise DataError(f"{skipped[0]['file']}: {skipped[0]['reason']}", skipped[0]["kind"])
     groups = [(photos[k], list(g)) for k, g in groupby(usable, key=lambda r: r["image_id"])]
     jobs = [(entry, [(r["xmin"], r["ymin"], r["xmax"], r["ymax"]) for r in g], cfg) for entry, g in groups]
     workers = cfg.workers or multiprocessing.cpu_count()
@@ -162,8 +165,8 @@ def crop_all(rows, images_source, cfg, strict=False, progress=None):
     for (entry, group), (crops, error) in zip(groups, results):
         if error is not None:
             if strict:
-                raise DataError(f"{entry.name}: {error}")
-            skipped.append({"file": entry.name, "reason": error})
+                raise DataError(f"{error['file']}: {error['reason']}", error["kind"])
+            skipped.append(error)
             continue
         chunks.append(crops)
         kept.extend(group)

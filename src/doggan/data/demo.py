@@ -167,12 +167,14 @@ def draw_background(rng, width, height):
 
 def draw_photo(look, rng):
     """A photo (PIL RGB) and its dog boxes [(xmin, ymin, xmax, ymax, truncated)] in 0-based pixel edges."""
-    width, height = int(rng.integers(200, 501)), int(rng.integers(200, 501))
+    # sizes like ImageNet's: mostly 500 px on the long side (real mean 437x385, box short side median 246)
+    long, short = 500, int(rng.integers(280, 421))
+    width, height = [(long, short), (short, long), (int(rng.integers(200, 501)), short)][rng.choice(3, p=[0.6, 0.3, 0.1])]
     photo = draw_background(rng, width, height)
     n_dogs = int(rng.choice([1, 2, 3, 4], p=[0.7, 0.18, 0.08, 0.04]))
     boxes = []
     for _ in range(n_dogs):
-        share = rng.uniform(0.45, 0.9) / np.sqrt(n_dogs)
+        share = rng.uniform(0.75, 1.25) / np.sqrt(n_dogs)
         unit = float(share * min(width, height) / (1.6 * look["body"][0]) * look["scale"])
         dog = draw_dog(look, rng, unit)
         if rng.random() < 0.5:

@@ -1,6 +1,6 @@
 """Read files from a folder or a zip without extracting: Kaggle's all-dogs.zip / Annotation.zip,
 Stanford's Images/ and Annotation/ trees, or plain folders. Zip members are untrusted: names that
-escape the archive (absolute, `..`) are refused, and reads are bounded in size."""
+escape the archive (absolute, `..`) are never read, and reads are bounded in size."""
 
 import re
 import zipfile
@@ -37,27 +37,28 @@ def _unsafe(name):
     return p.is_absolute() or ".." in p.parts or "\\" in name or re.match(r"^[A-Za-z]:", name)
 
 
+def _zip_names(path):
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return [i.filename for i in zf.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")]
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise DataError(f"{path}: not a folder or a readable zip ({exc})") from None
+
+
 def list_files(source):
-    """All regular files under a folder or inside a zip, sorted; refuses zip members that escape."""
+    """All regular files under a folder or inside a zip, sorted; zip members that escape are left out."""
     path = Path(source)
     if not path.exists():
         raise DataError(f"{source}: no such file or folder")
     if path.is_dir():
         names = sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file())
         return [Entry(str(source), n) for n in names if not any(part.startswith(".") for part in n.split("/"))]
-    try:
-        with zipfile.ZipFile(path) as zf:
-            infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise DataError(f"{source}: not a folder or a readable zip ({exc})") from None
-    entries = []
-    for info in infos:
-        if info.is_dir() or info.filename.startswith("__MACOSX/"):
-            continue
-        if _unsafe(info.filename):
-            raise DataError(f"{source}: zip member {info.filename!r} escapes the archive")
-        entries.append(Entry(str(source), info.filename))
-    return sorted(entries, key=lambda e: e.name)
+    return [Entry(str(source), n) for n in sorted(_zip_names(path)) if not _unsafe(n)]
+
+
+def unsafe_members(source):
+    """Names in a zip that would escape it if extracted (absolute, `..`, drive letters); never read."""
+    return [] if Path(source).is_dir() else sorted(n for n in _zip_names(source) if _unsafe(n))
 
 
 class Reader:
@@ -72,15 +73,15 @@ class Reader:
         if self._zip is None:
             file = self.source / entry.name
             if file.stat().st_size > limit:
-                raise DataError(f"{entry.name}: larger than {limit} bytes")
+                raise DataError(f"{entry.name}: larger than {limit} bytes", "oversized file")
             return file.read_bytes()
         info = self._zip.getinfo(entry.name)
         if info.file_size > limit:
-            raise DataError(f"{entry.name}: larger than {limit} bytes")
+            raise DataError(f"{entry.name}: larger than {limit} bytes", "oversized file")
         with self._zip.open(info) as fh:  # the header's size may lie: bound the actual read too
             data = fh.read(limit + 1)
         if len(data) > limit:
-            raise DataError(f"{entry.name}: larger than {limit} bytes")
+            raise DataError(f"{entry.name}: larger than {limit} bytes", "oversized file")
         return data
 
     def close(self):
