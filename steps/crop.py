@@ -41,7 +41,7 @@ def main():
     quality = json.loads(open(args.parse_quality).read())
     quality["skipped"] += skipped
     quality["crops"] = len(crops)
-    quality["skipped_by_reason"] = dict(Counter(s["reason"].split(" (")[0] for s in quality["skipped"]))
+    quality["skipped_by_reason"] = dict(sorted(Counter(s["kind"] for s in quality["skipped"]).items()))
     write_json(args.quality, quality)
     print(f"crop: {len(crops)} crops, {len(skipped)} skipped here")
 

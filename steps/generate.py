@@ -29,6 +29,7 @@ def main():
     images = np.concatenate(chunks)
     write_submission(args.out, images)
     save_grid(args.figure, images[:64])
+    # one row per breed; an unconditional variant ignores the label, so its rows are just more samples
     per_breed = np.repeat(np.arange(len(payload["breeds"])), 8)
     save_grid(args.breed_figure, sample(generator, payload, per_breed, cfg.truncation, cfg.seed + 1), columns=8)
     print(f"generate: {len(images)} images -> {args.out}")

@@ -111,7 +111,13 @@ def save_grid(path, images, columns=8):
         Image.fromarray(image_grid(images, columns)).save(tmp, format="PNG")
 
 
+def is_conditional(payload):
+    return variant_module(payload["variant"]).Model.conditional
+
+
 def breed_label(payload, breed):
+    if not is_conditional(payload):
+        raise ParamError(f"--breed: {payload['variant']} is unconditional, it cannot be asked for a breed")
     names = payload["breeds"]
     matches = [i for i, name in enumerate(names) if name.lower() == breed.lower()]
     if not matches:

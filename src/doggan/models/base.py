@@ -34,11 +34,12 @@ class TrainConfig:
 class GANModel(nn.Module):
     """Owns the networks and optimisers of one variant and knows how to take one training step.
 
-    Subclasses set `self.generator` (called as G(z, labels) -> images in [-1, 1]) and
-    `self.optimizers` (name -> torch optimiser), and implement `train_step`.
+    Subclasses set `self.generator` (called as G(z, labels) -> images (N, 3, 64, 64) in [-1, 1])
+    and `self.optimizers` (name -> torch optimiser), and implement `train_step`. The loop scales
+    each optimiser's own learning rate by the schedule, so variants may give G and D different ones.
     """
 
-    conditional = False
+    conditional = False  # whether G uses the breed label
 
     def __init__(self, cfg, n_classes):
         super().__init__()
@@ -67,5 +68,6 @@ class GANModel(nn.Module):
         Returns a dict of scalar losses for logging."""
         raise NotImplementedError
 
-    def on_step_end(self, step):
-        """Called after every step (e.g. ProGAN's fade-in); default: nothing."""
+    def finish(self, images, device):
+        """Called once when training completes, before the generator is saved (e.g. the
+        autoencoder fits its code distribution); must be deterministic. Default: nothing."""

@@ -97,14 +97,14 @@ def train(model, images, labels, *, seed, checkpoint_path, fingerprint, device="
         if cfg.flip:
             real = torch.where(torch.rand(len(real), 1, 1, 1, device=device) < 0.5, real.flip(3), real)
         progress = step / total
-        lr = cfg.lr * lr_factor(cfg.lr_schedule, progress)
+        factor = lr_factor(cfg.lr_schedule, progress)
         for opt in model.optimizers.values():
-            for group in opt.param_groups:
-                group["lr"] = lr
+            for group in opt.param_groups:  # base_lr is saved with the optimiser, so resume keeps it
+                group["lr"] = group.setdefault("base_lr", group["lr"]) * factor
+        lr = cfg.lr * factor
         with autocast:
             losses = model.train_step(real, labels[idx].to(device), progress)
         model.update_ema()
-        model.on_step_end(step)
         bar.update()
         done = step + 1
         if on_log and (done % cfg.log_every == 0 or done == total):
@@ -115,7 +115,8 @@ def train(model, images, labels, *, seed, checkpoint_path, fingerprint, device="
         if done % cfg.checkpoint_every == 0 or done == end:
             save_checkpoint(checkpoint_path, model, done, fingerprint, seconds + time.perf_counter() - began)
     bar.close()
-    seconds += time.perf_counter() - began
-    if on_eval and end == total:
-        on_eval(total)
-    return seconds
+    if end == total:
+        model.finish(images, device)
+        if on_eval:
+            on_eval(total)
+    return seconds + time.perf_counter() - began

@@ -1,0 +1,164 @@
+"""BigGAN at 64x64 (what 4 of the top 5 teams used), plus DiffAugment, which came after.
+
+G: a shared breed embedding and hierarchical z (one chunk of z per block) feed conditional
+BatchNorm in residual up-blocks 4 -> 64, with self-attention at 32x32. D: residual down-blocks
+with self-attention at 32x32 and a projection head. Spectral norm in both, hinge loss, D's
+learning rate above G's (TTUR), an EMA of G for sampling, truncation at generation
+(generate.truncation). DiffAugment (colour, translation, cutout) is applied to real and
+generated images alike before D, the biggest single gain on a few thousand training images.
+"""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils import spectral_norm
+
+from doggan.config import option
+from doggan.errors import ParamError
+from doggan.models.base import GANModel, TrainConfig
+from doggan.models.layers import ConditionalBatchNorm2d, ProjectionHead, SelfAttention
+from doggan.training.augment import POLICIES, diff_augment
+from doggan.training.losses import hinge_d_loss, hinge_g_loss
+
+G_MULTIPLIERS = (16, 8, 4, 2, 1)  # channels = ch x these at 4, 8, 16, 32, 64 px
+D_MULTIPLIERS = (1, 2, 4, 8, 16)  # at 32, 16, 8, 4 px after each down-block
+
+
+@dataclass(frozen=True)
+class Config(TrainConfig):
+    g_ch: int       = option(32, "G width multiplier", low=4)
+    d_ch: int       = option(32, "D width multiplier", low=4)
+    shared_dim: int = option(64, "size of the shared breed embedding", low=1)
+    d_lr: float     = option(4.0e-4, "D's learning rate (G uses model.lr)", low=0.0, low_open=True)
+    augment: str    = option("color,translation,cutout", "DiffAugment policy, comma-separated ('' for none)")
+
+    def __post_init__(self):
+        unknown = set(filter(None, self.augment.split(","))) - set(POLICIES)
+        if unknown:
+            raise ParamError(f"augment: unknown policy {', '.join(sorted(unknown))} (known: {', '.join(POLICIES)})")
+        if self.nz % len(G_MULTIPLIERS):
+            raise ParamError(f"nz: BigGAN splits z into {len(G_MULTIPLIERS)} chunks, so nz must be a multiple of "
+                             f"{len(G_MULTIPLIERS)}, got {self.nz}")
+
+
+def sn_conv(cin, cout, kernel=3, padding=1):
+    return spectral_norm(nn.Conv2d(cin, cout, kernel, 1, padding))
+
+
+class GBlock(nn.Module):
+    """Residual up-block: cBN-ReLU-up-conv-cBN-ReLU-conv, plus an upsampled 1x1 shortcut."""
+
+    def __init__(self, cin, cout, cond_dim):
+        super().__init__()
+        self.bn1, self.bn2 = ConditionalBatchNorm2d(cin, cond_dim), ConditionalBatchNorm2d(cout, cond_dim)
+        self.conv1, self.conv2 = sn_conv(cin, cout), sn_conv(cout, cout)
+        self.shortcut = sn_conv(cin, cout, 1, 0)
+
+    def forward(self, x, cond):
+        h = F.interpolate(F.relu(self.bn1(x, cond)), scale_factor=2)
+        h = self.conv2(F.relu(self.bn2(self.conv1(h), cond)))
+        return h + self.shortcut(F.interpolate(x, scale_factor=2))
+
+
+class Generator(nn.Module):
+    """(z, breed) -> 64x64 image. z is split into 5 chunks: one for the 4x4 input, one per block."""
+
+    def __init__(self, nz, ch, shared_dim, n_classes):
+        super().__init__()
+        self.chunk = nz // len(G_MULTIPLIERS)
+        widths = [ch * m for m in G_MULTIPLIERS]
+        self.shared = nn.Embedding(n_classes, shared_dim)
+        self.input = spectral_norm(nn.Linear(self.chunk, widths[0] * 16))
+        self.blocks = nn.ModuleList([GBlock(widths[i], widths[i + 1], shared_dim + self.chunk) for i in range(4)])
+        self.attention_after = 2  # block 2 outputs 32x32
+        self.attention = SelfAttention(widths[3])
+        self.out = nn.Sequential(nn.BatchNorm2d(widths[-1]), nn.ReLU(), sn_conv(widths[-1], 3), nn.Tanh())
+
+    def forward(self, z, labels):
+        chunks = z.split(self.chunk, dim=1)
+        shared = self.shared(labels)
+        x = self.input(chunks[0]).view(len(z), -1, 4, 4)
+        for i, block in enumerate(self.blocks):
+            x = block(x, torch.cat([shared, chunks[i + 1]], 1))
+            if i == self.attention_after:
+                x = self.attention(x)
+        return self.out(x)
+
+
+class DBlock(nn.Module):
+    """Residual down-block: (ReLU)-conv-ReLU-conv-avgpool, plus a 1x1 avgpooled shortcut."""
+
+    def __init__(self, cin, cout, preactivation=True):
+        super().__init__()
+        self.conv1, self.conv2 = sn_conv(cin, cout), sn_conv(cout, cout)
+        self.shortcut = sn_conv(cin, cout, 1, 0)
+        self.preactivation = preactivation
+
+    def forward(self, x):
+        h = F.relu(x) if self.preactivation else x
+        h = F.avg_pool2d(self.conv2(F.relu(self.conv1(h))), 2)
+        return h + F.avg_pool2d(self.shortcut(x), 2)
+
+
+class Discriminator(nn.Module):
+    def __init__(self, ch, n_classes):
+        super().__init__()
+        widths = [ch * m for m in D_MULTIPLIERS]
+        self.blocks = nn.ModuleList([DBlock(3, widths[0], preactivation=False)]
+                                    + [DBlock(widths[i], widths[i + 1]) for i in range(4)])
+        self.attention = SelfAttention(widths[0])  # after block 0: 32x32
+        self.head = ProjectionHead(widths[-1], n_classes)
+
+    def forward(self, x, labels):
+        for i, block in enumerate(self.blocks):
+            x = block(x)
+            if i == 0:
+                x = self.attention(x)
+        return self.head(F.relu(x).sum(dim=(2, 3)), labels)  # sum pooling, as BigGAN
+
+
+def build_generator(cfg, n_classes):
+    return Generator(cfg.nz, cfg.g_ch, cfg.shared_dim, n_classes)
+
+
+def orthogonal_init(module):
+    if isinstance(module, (nn.Conv2d, nn.Linear, nn.Embedding)):
+        nn.init.orthogonal_(module.weight)
+        if getattr(module, "bias", None) is not None:
+            nn.init.zeros_(module.bias)
+
+
+class Model(GANModel):
+    conditional = True
+
+    def __init__(self, cfg, n_classes):
+        super().__init__(cfg, n_classes)
+        self.generator = build_generator(cfg, n_classes)
+        self.discriminator = Discriminator(cfg.d_ch, n_classes)
+        self.apply(orthogonal_init)
+        self.setup_ema()
+        betas = (cfg.beta1, cfg.beta2)
+        self.optimizers = {
+            "g": torch.optim.Adam(self.generator.parameters(), cfg.lr, betas=betas),
+            "d": torch.optim.Adam(self.discriminator.parameters(), cfg.d_lr, betas=betas),
+        }
+
+    def augment(self, x):
+        return diff_augment(x, self.cfg.augment)
+
+    def train_step(self, real, labels, progress):
+        G, D, opt = self.generator, self.discriminator, self.optimizers
+        fake = G(torch.randn(real.shape[0], self.cfg.nz, device=real.device), labels)
+
+        opt["d"].zero_grad(set_to_none=True)
+        d_loss = hinge_d_loss(D(self.augment(real), labels), D(self.augment(fake.detach()), labels))
+        d_loss.backward()
+        opt["d"].step()
+
+        opt["g"].zero_grad(set_to_none=True)
+        g_loss = hinge_g_loss(D(self.augment(fake), labels))
+        g_loss.backward()
+        opt["g"].step()
+        return {"loss_d": d_loss.item(), "loss_g": g_loss.item()}

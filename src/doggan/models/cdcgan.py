@@ -1,0 +1,94 @@
+"""Conditional DCGAN (the C-DCGAN seed, ported from Fashion-MNIST to 64x64 dogs).
+
+The breed enters G as a learned embedding joined to z, and D as an extra input channel: the
+embedding painted as a 64x64 map. D has dropout; BCE with two-sided smoothed targets, 0.9 for
+real and 0.1 for fake, as the seed did.
+"""
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from doggan.config import option
+from doggan.models import dcgan
+from doggan.models.base import GANModel, TrainConfig
+from doggan.training.losses import bce_d_loss, bce_g_loss
+
+
+@dataclass(frozen=True)
+class Config(TrainConfig):
+    ngf: int            = option(64, "generator width", low=4)
+    ndf: int            = option(64, "discriminator width", low=4)
+    embed: int          = option(50, "size of G's breed embedding", low=1)
+    d_dropout: float    = option(0.3, "dropout after each of D's blocks", low=0.0, high=0.95)
+    real_target: float  = option(0.9, "BCE target for real images", low=0.5, high=1.0)
+    fake_target: float  = option(0.1, "BCE target for generated images", low=0.0, high=0.5)
+
+
+class Generator(nn.Module):
+    """(z, breed) -> image: DCGAN's up-convolutions on [z, embed(breed)]."""
+
+    def __init__(self, nz, ngf, embed, n_classes):
+        super().__init__()
+        self.embed = nn.Embedding(n_classes, embed)
+        self.body = dcgan.Generator(nz + embed, ngf, dropout=0.0)
+
+    def forward(self, z, labels):
+        return self.body(torch.cat([z, self.embed(labels)], 1))
+
+
+class Discriminator(nn.Module):
+    """(image, breed) -> logit; the breed is a fourth input channel."""
+
+    def __init__(self, ndf, dropout, n_classes, size=64):
+        super().__init__()
+        self.size = size
+        self.label_map = nn.Embedding(n_classes, size * size)
+
+        def down(cin, cout, bn=True):
+            return [nn.Conv2d(cin, cout, 4, 2, 1, bias=not bn), *([nn.BatchNorm2d(cout)] if bn else []),
+                    nn.LeakyReLU(0.2, True), nn.Dropout(dropout)]
+
+        self.net = nn.Sequential(*down(4, ndf, bn=False), *down(ndf, ndf * 2), *down(ndf * 2, ndf * 4),
+                                 *down(ndf * 4, ndf * 8), nn.Conv2d(ndf * 8, 1, 4, 1, 0))
+
+    def forward(self, x, labels):
+        label_channel = self.label_map(labels).view(-1, 1, self.size, self.size)
+        return self.net(torch.cat([x, label_channel], 1)).flatten()
+
+
+def build_generator(cfg, n_classes):
+    return Generator(cfg.nz, cfg.ngf, cfg.embed, n_classes)
+
+
+class Model(GANModel):
+    conditional = True
+
+    def __init__(self, cfg, n_classes):
+        super().__init__(cfg, n_classes)
+        self.generator = build_generator(cfg, n_classes)
+        self.discriminator = Discriminator(cfg.ndf, cfg.d_dropout, n_classes)
+        self.apply(dcgan.truncated_normal_init)
+        self.setup_ema()
+        betas = (cfg.beta1, cfg.beta2)
+        self.optimizers = {
+            "g": torch.optim.Adam(self.generator.parameters(), cfg.lr, betas=betas),
+            "d": torch.optim.Adam(self.discriminator.parameters(), cfg.lr, betas=betas),
+        }
+
+    def train_step(self, real, labels, progress):
+        G, D, opt, cfg = self.generator, self.discriminator, self.optimizers, self.cfg
+        z = torch.randn(real.shape[0], cfg.nz, device=real.device)
+        fake = G(z, labels)
+
+        opt["d"].zero_grad(set_to_none=True)
+        d_loss = bce_d_loss(D(real, labels), D(fake.detach(), labels), cfg.real_target, cfg.fake_target)
+        d_loss.backward()
+        opt["d"].step()
+
+        opt["g"].zero_grad(set_to_none=True)
+        g_loss = bce_g_loss(D(fake, labels))
+        g_loss.backward()
+        opt["g"].step()
+        return {"loss_d": d_loss.item(), "loss_g": g_loss.item()}

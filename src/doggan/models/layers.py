@@ -1,0 +1,57 @@
+"""Building blocks shared by the conditional variants (progan, biggan)."""
+
+import torch
+from torch import nn
+from torch.nn.utils import spectral_norm
+
+
+class ProjectionHead(nn.Module):
+    """Projection discriminator output (Miyato & Koyama 2018): psi(h) + <embed(y), h>.
+
+    The class enters as an inner product with D's pooled features instead of an input channel,
+    which is what made conditional GANs work on ImageNet (and on 120 breeds).
+    """
+
+    def __init__(self, features, n_classes, sn=True):
+        super().__init__()
+        wrap = spectral_norm if sn else (lambda m: m)
+        self.linear = wrap(nn.Linear(features, 1))
+        self.embed = wrap(nn.Embedding(n_classes, features))
+
+    def forward(self, h, labels):
+        return self.linear(h).flatten() + (self.embed(labels) * h).sum(1)
+
+
+class ConditionalBatchNorm2d(nn.Module):
+    """BatchNorm whose gain and bias are linear functions of a condition vector (BigGAN's G)."""
+
+    def __init__(self, channels, cond_dim):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(channels, affine=False)
+        self.gain = spectral_norm(nn.Linear(cond_dim, channels, bias=False))
+        self.bias = spectral_norm(nn.Linear(cond_dim, channels, bias=False))
+
+    def forward(self, x, cond):
+        return self.bn(x) * (1 + self.gain(cond))[:, :, None, None] + self.bias(cond)[:, :, None, None]
+
+
+class SelfAttention(nn.Module):
+    """SAGAN self-attention; starts as the identity (gamma = 0) and learns how much to attend."""
+
+    def __init__(self, channels):
+        super().__init__()
+        key, value = max(1, channels // 8), max(1, channels // 2)
+        self.theta = spectral_norm(nn.Conv2d(channels, key, 1, bias=False))
+        self.phi = spectral_norm(nn.Conv2d(channels, key, 1, bias=False))
+        self.g = spectral_norm(nn.Conv2d(channels, value, 1, bias=False))
+        self.out = spectral_norm(nn.Conv2d(value, channels, 1, bias=False))
+        self.gamma = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        theta = self.theta(x).flatten(2)  # (n, c/8, hw)
+        phi = nn.functional.max_pool2d(self.phi(x), 2).flatten(2)  # (n, c/8, hw/4)
+        g = nn.functional.max_pool2d(self.g(x), 2).flatten(2)  # (n, c/2, hw/4)
+        attention = torch.softmax(theta.transpose(1, 2) @ phi, dim=-1)  # (n, hw, hw/4)
+        o = (g @ attention.transpose(1, 2)).view(n, -1, h, w)
+        return x + self.gamma * self.out(o)

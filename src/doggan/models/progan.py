@@ -1,0 +1,218 @@
+"""Conditional ProGAN (the 6th-place solution): grows 4 -> 8 -> 16 -> 32 -> 64 with equalized
+learning rate, pixel norm, minibatch stddev, a projection discriminator, hinge loss and an EMA
+of G.
+
+Each resolution trains `resolution_epochs[i]` epochs; a new resolution's first `fade` fraction
+blends it in, alpha rising linearly from 0 to 1 (the original computed alpha with integer
+division, so it stayed 0 and every new block was switched on abruptly). Real images are shown
+to D at the current resolution, blended the same way.
+"""
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from doggan.config import option
+from doggan.errors import ParamError
+from doggan.models.base import GANModel, TrainConfig
+from doggan.models.layers import ProjectionHead
+from doggan.training.losses import hinge_d_loss, hinge_g_loss
+
+RESOLUTIONS = (4, 8, 16, 32, 64)
+
+
+@dataclass(frozen=True)
+class Config(TrainConfig):
+    channels: int                = option(128, "channels up to 16x16 (halved at 32, quartered at 64)", low=8)
+    embed: int                   = option(32, "size of G's breed embedding (joined to z)", low=1)
+    resolution_epochs: list[int] = option([2, 4, 6, 8, 10], "epochs at 4, 8, 16, 32 and 64 px; their sum replaces "
+                                          "model.epochs", low=1)
+    fade: float                  = option(0.5, "fraction of each new resolution's epochs spent fading it in",
+                                          low=0.0, high=1.0)
+
+    def __post_init__(self):
+        if len(self.resolution_epochs) != len(RESOLUTIONS):
+            raise ParamError(f"resolution_epochs: expected 5 numbers (for {RESOLUTIONS} px), got {self.resolution_epochs}")
+        object.__setattr__(self, "epochs", sum(self.resolution_epochs))
+
+
+def schedule(cfg, progress):
+    """(stage, alpha) at `progress` in [0, 1]: stage indexes RESOLUTIONS, alpha the fade-in of it."""
+    epoch = progress * sum(cfg.resolution_epochs)
+    start = 0.0
+    for stage, epochs in enumerate(cfg.resolution_epochs):
+        if epoch < start + epochs or stage == len(RESOLUTIONS) - 1:
+            if stage == 0 or cfg.fade == 0:
+                return stage, 1.0
+            return stage, min(1.0, (epoch - start) / (cfg.fade * epochs))
+        start += epochs
+
+
+class EqualizedConv2d(nn.Module):
+    """Conv whose weights are N(0, 1) and scaled by He's constant at run time, so Adam's
+    per-parameter step sizes act alike on every layer (ProGAN's equalized learning rate)."""
+
+    def __init__(self, cin, cout, kernel, padding=0):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(cout, cin, kernel, kernel))
+        self.bias = nn.Parameter(torch.zeros(cout))
+        self.scale, self.padding = math.sqrt(2 / (cin * kernel * kernel)), padding
+
+    def forward(self, x):
+        return F.conv2d(x, self.weight * self.scale, self.bias, padding=self.padding)
+
+
+class EqualizedLinear(nn.Module):
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(cout, cin))
+        self.bias = nn.Parameter(torch.zeros(cout))
+        self.scale = math.sqrt(2 / cin)
+
+    def forward(self, x):
+        return F.linear(x, self.weight * self.scale, self.bias)
+
+
+def pixel_norm(x, eps=1e-8):
+    return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + eps)
+
+
+def widths(channels):
+    return [channels, channels, channels, channels // 2, channels // 4]
+
+
+class Generator(nn.Module):
+    """(z, breed) -> image; `stage` and `alpha` (buffers, saved with the weights) choose the
+    resolution; forward() always returns 64x64 (nearest-upsampled below 64) for sampling."""
+
+    def __init__(self, nz, channels, embed, n_classes):
+        super().__init__()
+        w = widths(channels)
+        self.embed = nn.Embedding(n_classes, embed)
+        self.input = EqualizedLinear(nz + embed, w[0] * 16)
+        self.blocks = nn.ModuleList(
+            [EqualizedConv2d(w[0], w[0], 3, 1)]
+            + [nn.ModuleList([EqualizedConv2d(w[i - 1], w[i], 3, 1), EqualizedConv2d(w[i], w[i], 3, 1)])
+               for i in range(1, len(RESOLUTIONS))])
+        self.to_rgb = nn.ModuleList([EqualizedConv2d(c, 3, 1) for c in w])
+        self.register_buffer("stage", torch.tensor(len(RESOLUTIONS) - 1))
+        self.register_buffer("alpha", torch.tensor(1.0))
+
+    def block(self, i, x):
+        if i == 0:
+            return pixel_norm(F.leaky_relu(self.blocks[0](x), 0.2))
+        x = F.interpolate(x, scale_factor=2, mode="nearest")
+        for conv in self.blocks[i]:
+            x = pixel_norm(F.leaky_relu(conv(x), 0.2))
+        return x
+
+    def synthesize(self, z, labels):
+        """Images at the current stage's resolution."""
+        stage, alpha = int(self.stage), float(self.alpha)
+        x = pixel_norm(torch.cat([pixel_norm(z), self.embed(labels)], 1))
+        x = pixel_norm(F.leaky_relu(self.input(x), 0.2).view(len(z), -1, 4, 4))
+        for i in range(stage):
+            x = self.block(i, x)
+        new = self.to_rgb[stage](self.block(stage, x))
+        if alpha < 1.0:  # fade: blend with the previous resolution's output, upsampled
+            old = F.interpolate(self.to_rgb[stage - 1](x), scale_factor=2, mode="nearest")
+            new = alpha * new + (1 - alpha) * old
+        return torch.tanh(new)
+
+    def forward(self, z, labels):
+        x = self.synthesize(z, labels)
+        return F.interpolate(x, size=RESOLUTIONS[-1], mode="nearest") if x.shape[-1] != RESOLUTIONS[-1] else x
+
+
+def minibatch_stddev(x, group=4):
+    """Append the mean over features of the std over a group of samples: lets D see diversity."""
+    n, c, h, w = x.shape
+    g = min(group, n)
+    while n % g:
+        g -= 1
+    y = x.view(g, -1, c, h, w)
+    std = (y.var(0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (n / g,)
+    return torch.cat([x, std.repeat(g)[:, None, None, None].expand(n, 1, h, w)], 1)
+
+
+class Discriminator(nn.Module):
+    """(image at any stage's resolution, breed) -> logit, with a projection head."""
+
+    def __init__(self, channels, n_classes):
+        super().__init__()
+        w = widths(channels)
+        self.from_rgb = nn.ModuleList([EqualizedConv2d(3, c, 1) for c in w])
+        self.blocks = nn.ModuleList(
+            [nn.ModuleList([EqualizedConv2d(w[0] + 1, w[0], 3, 1), EqualizedConv2d(w[0], w[0], 4)])]
+            + [nn.ModuleList([EqualizedConv2d(w[i], w[i], 3, 1), EqualizedConv2d(w[i], w[i - 1], 3, 1)])
+               for i in range(1, len(RESOLUTIONS))])
+        self.head = ProjectionHead(w[0], n_classes, sn=False)
+
+    def block(self, i, x):
+        if i == 0:
+            x = F.leaky_relu(self.blocks[0][0](minibatch_stddev(x)), 0.2)
+            return F.leaky_relu(self.blocks[0][1](x), 0.2).flatten(1)
+        for conv in self.blocks[i]:
+            x = F.leaky_relu(conv(x), 0.2)
+        return F.avg_pool2d(x, 2)
+
+    def forward(self, image, labels, alpha=1.0):
+        stage = RESOLUTIONS.index(image.shape[-1])
+        x = self.block(stage, F.leaky_relu(self.from_rgb[stage](image), 0.2))
+        if alpha < 1.0:
+            old = F.leaky_relu(self.from_rgb[stage - 1](F.avg_pool2d(image, 2)), 0.2)
+            x = alpha * x + (1 - alpha) * old
+        for i in range(stage - 1, -1, -1):
+            x = self.block(i, x)
+        return self.head(x, labels)
+
+
+def resize_real(real, stage, alpha):
+    """Real images at the stage's resolution, blended with the previous one during a fade."""
+    size = RESOLUTIONS[stage]
+    x = F.adaptive_avg_pool2d(real, size)
+    if alpha < 1.0:
+        x = alpha * x + (1 - alpha) * F.interpolate(F.avg_pool2d(x, 2), scale_factor=2, mode="nearest")
+    return x
+
+
+def build_generator(cfg, n_classes):
+    return Generator(cfg.nz, cfg.channels, cfg.embed, n_classes)
+
+
+class Model(GANModel):
+    conditional = True
+
+    def __init__(self, cfg, n_classes):
+        super().__init__(cfg, n_classes)
+        self.generator = build_generator(cfg, n_classes)
+        self.discriminator = Discriminator(cfg.channels, n_classes)
+        self.setup_ema()
+        betas = (cfg.beta1, cfg.beta2)
+        self.optimizers = {
+            "g": torch.optim.Adam(self.generator.parameters(), cfg.lr, betas=betas),
+            "d": torch.optim.Adam(self.discriminator.parameters(), cfg.lr, betas=betas),
+        }
+
+    def train_step(self, real, labels, progress):
+        G, D, opt = self.generator, self.discriminator, self.optimizers
+        stage, alpha = schedule(self.cfg, progress)
+        for g in filter(None, (G, self.generator_ema)):
+            g.stage.fill_(stage)
+            g.alpha.fill_(alpha)
+        real = resize_real(real, stage, alpha)
+        fake = G.synthesize(torch.randn(real.shape[0], self.cfg.nz, device=real.device), labels)
+
+        opt["d"].zero_grad(set_to_none=True)
+        d_loss = hinge_d_loss(D(real, labels, alpha), D(fake.detach(), labels, alpha))
+        d_loss.backward()
+        opt["d"].step()
+
+        opt["g"].zero_grad(set_to_none=True)
+        g_loss = hinge_g_loss(D(fake, labels, alpha))
+        g_loss.backward()
+        opt["g"].step()
+        return {"loss_d": d_loss.item(), "loss_g": g_loss.item(), "resolution": RESOLUTIONS[stage], "alpha": alpha}

@@ -1,0 +1,155 @@
+"""Each variant's tricks act as described, checked against independent computations."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from doggan.generate import latents
+from doggan.models import autoencoder, progan
+from doggan.training.augment import color, cutout, diff_augment, translation
+from doggan.training.loop import train
+
+from test_training import data, tiny_model
+
+
+def capture_outputs(module):
+    seen = []
+    module.register_forward_hook(lambda m, args, out: seen.append(out.detach().clone()))
+    return seen
+
+
+def capture_inputs(module):
+    seen = []
+    module.register_forward_pre_hook(lambda m, args: seen.append(args[0].detach().clone()))
+    return seen
+
+
+def bce(logits, target):
+    p = torch.sigmoid(logits.double())
+    return -(target * torch.log(p) + (1 - target) * torch.log(1 - p)).mean()
+
+
+def test_cdcgan_uses_09_01_targets_and_conditions_both_networks():
+    model = tiny_model("cdcgan")
+    images, labels = data(4)
+    logits = capture_outputs(model.discriminator)
+    losses = model.train_step(images.float() / 127.5 - 1, labels, 0.0)
+    real, fake = logits[0], logits[1]
+    assert losses["loss_d"] == pytest.approx((bce(real, 0.9) + bce(fake, 0.1)).item(), rel=1e-5)
+    z, x = torch.randn(1, 16), torch.rand(1, 3, 64, 64) * 2 - 1
+    model.eval()
+    assert not torch.equal(model.generator(z, torch.tensor([0])), model.generator(z, torch.tensor([1])))
+    assert model.discriminator(x, torch.tensor([0])) != model.discriminator(x, torch.tensor([1]))
+    model.discriminator.train()  # dropout in D: two passes over the same input differ
+    assert not torch.equal(model.discriminator(x, torch.tensor([0])), model.discriminator(x, torch.tensor([0])))
+
+
+def test_progan_schedule_fades_each_resolution_in_from_0_to_1():
+    cfg = tiny_model("progan").cfg  # resolution_epochs [1, 1, 1, 1, 2], fade 0.5: 6 epochs in all
+    assert cfg.epochs == 6
+    at = lambda epoch: progan.schedule(cfg, epoch / 6)  # noqa: E731
+    assert at(0.5) == (0, 1.0)
+    assert [at(e) for e in (1.0, 1.25, 1.5, 1.9)] == [(1, 0.0), (1, 0.5), (1, 1.0), (1, 1.0)]
+    assert [at(e) for e in (4.0, 4.5, 5.0, 5.99)] == [(4, 0.0), (4, 0.5), (4, 1.0), (4, 1.0)]
+
+
+def test_progan_training_really_blends_during_the_fade(tmp_path):
+    model = tiny_model("progan")
+    images, labels = data()
+    log = []
+    train(model, images, labels, seed=0, checkpoint_path=tmp_path / "c.pt", fingerprint="f",
+          on_log=lambda step, m: log.append((m["resolution"], m["alpha"])))
+    assert [r for r, _ in log] == sorted(r for r, _ in log) and log[-1] == (64, 1.0)
+    assert any(0 < a < 1 for _, a in log)  # the original's integer division never left 0
+    G = model.generator
+    z, y = torch.randn(2, 16), torch.tensor([0, 1])
+    G.eval()
+    out = {}
+    for alpha in (0.0, 0.5, 1.0):
+        G.alpha.fill_(alpha)
+        out[alpha] = torch.atanh(G.synthesize(z, y).double().clamp(-0.999999, 0.999999))
+    assert torch.allclose(out[0.5], (out[0.0] + out[1.0]) / 2, atol=1e-4)
+    assert not torch.allclose(out[0.0], out[1.0], atol=1e-3)
+
+
+def test_progan_building_blocks():
+    conv = progan.EqualizedConv2d(8, 4, 3, 1)
+    x = torch.randn(2, 8, 5, 5)
+    assert torch.allclose(conv(x), F.conv2d(x, conv.weight * (2 / 72) ** 0.5, conv.bias, padding=1))
+    y = progan.pixel_norm(torch.randn(3, 6, 2, 2) * 5)
+    assert torch.allclose(y.pow(2).mean(1), torch.ones(3, 2, 2), atol=1e-5)
+    x = torch.randn(8, 3, 2, 2)
+    stat = progan.minibatch_stddev(x)
+    groups = x.numpy().reshape(4, 2, 3, 2, 2)
+    expected = np.sqrt(groups.var(0) + 1e-8).mean(axis=(1, 2, 3))  # one value per group member position
+    assert stat.shape == (8, 4, 2, 2) and np.allclose(stat[:, 3, 0, 0].numpy(), np.tile(expected, 4), atol=1e-6)
+
+
+@pytest.mark.parametrize("variant", ["progan", "biggan"])
+def test_projection_discriminator_and_ema(variant):
+    model = tiny_model(variant)
+    head = model.discriminator.head
+    h = torch.randn(2, head.embed.weight.shape[1])
+    difference = head(h, torch.tensor([0, 0])) - head(h, torch.tensor([1, 1]))
+    assert torch.allclose(difference, ((head.embed.weight[0] - head.embed.weight[1]) * h).sum(1), atol=1e-5)
+    before = [p.clone() for p in model.generator_ema.parameters()]
+    images, labels = data(4)
+    model.train_step(images.float() / 127.5 - 1, labels, 0.99)
+    model.update_ema()
+    for ema, old, new in zip(model.generator_ema.parameters(), before, model.generator.parameters()):
+        assert torch.allclose(ema, 0.9 * old + 0.1 * new, atol=1e-6)
+
+
+def test_autoencoder_samples_from_the_gaussian_of_its_training_codes(tmp_path):
+    model = tiny_model("autoencoder")
+    images, labels = data()
+    train(model, images, labels, seed=0, checkpoint_path=tmp_path / "c.pt", fingerprint="f")
+    model.eval()
+    with torch.no_grad():
+        codes = model.encoder(images.float() / 127.5 - 1).flatten(1).double().numpy()
+        G = model.generator
+        drawn = (G.mean + torch.randn(20000, 64, generator=torch.Generator().manual_seed(0)) @ G.factor.T).double().numpy()
+    assert np.allclose(G.mean.numpy(), codes.mean(0), atol=1e-5)
+    assert np.allclose(np.cov(drawn.T), np.cov(codes.T), atol=0.05 * np.abs(np.cov(codes.T)).max())
+    mean, factor = autoencoder.gaussian_factor(torch.as_tensor(codes))
+    assert np.allclose((factor @ factor.T).numpy(), np.cov(codes.T), atol=1e-4)
+
+
+def test_diffaugment_ops():
+    torch.manual_seed(0)
+    x = torch.rand(16, 3, 8, 8) + 1  # strictly positive, so zeros can only come from the ops
+    shifted = translation(x)
+    for img, orig in zip(shifted, x):
+        kept = img[img != 0]
+        assert len(kept) >= 3 * 7 * 7 and set(kept.tolist()) <= set(orig.flatten().tolist())
+    cut = cutout(x)
+    zeros = (cut == 0).all(1)
+    assert ((zeros.sum((1, 2)) > 0) & (zeros.sum((1, 2)) <= 16)).all()  # at most a 4x4 square, cut at the border
+    assert not torch.allclose(color(x), x)
+    assert torch.equal(diff_augment(x, ""), x)
+
+
+def test_biggan_augments_real_and_fake_for_d_and_conditions_every_block():
+    model = tiny_model("biggan")
+    images, labels = data(4)
+    real = images.float() / 127.5 - 1
+    seen = capture_inputs(model.discriminator)
+    torch.manual_seed(1)
+    model.train_step(real, labels, 0.5)
+    assert not torch.equal(seen[0], real)  # D saw augmented reals ...
+    assert (seen[0] == 0).all(1).any()  # ... with cutout holes (and so did it the fakes)
+    assert (seen[1] == 0).all(1).any() and (seen[2] == 0).all(1).any()
+    G = model.generator.eval()
+    z, y = torch.randn(1, 20), torch.tensor([0])
+    base = G(z, y)
+    for chunk in range(5):  # hierarchical z: every chunk reaches the output
+        z2 = z.clone()
+        z2[:, chunk * 4 : (chunk + 1) * 4] += 1
+        assert not torch.allclose(G(z2, y), base)
+    assert not torch.allclose(G(z, torch.tensor([1])), base)  # the shared embedding conditions the BNs
+
+
+def test_truncation_bounds_latents():
+    z = latents(1000, 20, 0.5, torch.Generator().manual_seed(0))
+    assert z.abs().max() <= 0.5 and z.std() < 0.35
