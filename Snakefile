@@ -7,6 +7,10 @@ configfile: "params.yaml"
 VARIANTS = list(config["variants"])
 IMAGES, ANNOTATIONS = config["data"]["images"], config["data"]["annotations"]
 REFERENCE = f"data/interim/reference_{config['metric']['network']}.npz"
+# Torch steps take 2 cores each (Snakemake exports OMP_NUM_THREADS={threads} to every job and
+# doggan.cli.set_threads follows it), so `--cores 4` trains two variants side by side without
+# oversubscribing; on a bigger machine raise it with `--set-threads train=8`.
+TORCH_THREADS = 2
 
 
 def P(*keys):
@@ -31,8 +35,9 @@ rule report:
         expand("reports/train/{variant}/metrics.json", variant=VARIANTS),
         expand("reports/train/{variant}/plots", variant=VARIANTS),
         expand("reports/figures/{variant}_{kind}.png", variant=VARIANTS, kind=["samples", "breeds"]),
-        "reports/figures/crops.png", "reports/data_quality.json", "reports/featnet.json",
-    output: "reports/index.html", "reports/README.md", "reports/losses.png"
+        expand("reports/generate/{variant}.json", variant=VARIANTS),
+        "reports/figures/crops.png", "reports/sanity.json", "reports/data_quality.json", "reports/featnet.json",
+    output: "reports/index.html", "reports/README.md", "reports/losses.png", "reports/comparison.png"
     params: settings={"params.yaml": config}
     shell: "python steps/report.py --reports reports"
 
@@ -60,6 +65,7 @@ rule crop:
     output:
         "data/interim/crops.npy", "data/interim/crops.csv", "reports/data_quality.json", "reports/figures/crops.png"
     params: settings=P("crop", "data.strict")
+    threads: config["crop"]["workers"] or workflow.cores
     shell: "python steps/crop.py --images {input.images} --boxes data/interim/annotations.csv --parse-quality data/interim/parse_quality.json --crops data/interim/crops.npy --table data/interim/crops.csv --quality reports/data_quality.json --figure reports/figures/crops.png"
 
 
@@ -67,16 +73,18 @@ rule featnet:
     input: "steps/featnet.py", "src/doggan/metrics/breednet.py", "data/interim/crops.npy", "data/interim/crops.csv"
     output: "models/featnet.pt", "reports/featnet.json"
     params: settings=P("featnet")
+    threads: TORCH_THREADS
     shell: "python steps/featnet.py --crops data/interim/crops.npy --table data/interim/crops.csv --out models/featnet.pt --metrics reports/featnet.json"
 
 
 rule reference:
     input:
-        "steps/reference.py", "src/doggan/metrics/features.py",
+        "steps/reference.py", SRC("src/doggan/metrics"),
         "data/interim/crops.npy", "data/interim/crops.csv", "models/featnet.pt",
-    output: REFERENCE
-    params: settings=P("metric")
-    shell: "python steps/reference.py --crops data/interim/crops.npy --table data/interim/crops.csv --featnet models/featnet.pt --out {output}"
+    output: REFERENCE, "reports/sanity.json"
+    params: settings=P("metric", "generate.n_images")
+    threads: TORCH_THREADS
+    shell: "python steps/reference.py --crops data/interim/crops.npy --table data/interim/crops.csv --featnet models/featnet.pt --out {output[0]} --sanity {output[1]}"
 
 
 rule train:
@@ -86,15 +94,18 @@ rule train:
     output:
         "models/{variant}/generator.pt", "reports/train/{variant}/metrics.json", directory("reports/train/{variant}/plots")
     params: settings=lambda w: P("seed", "model", f"variants.{w.variant}")
+    threads: TORCH_THREADS
     shell: "python steps/train.py --variant {wildcards.variant} --crops data/interim/crops.npy --table data/interim/crops.csv --featnet models/featnet.pt --out models/{wildcards.variant}/generator.pt --live reports/train/{wildcards.variant}"
 
 
 rule generate:
-    input: "steps/generate.py", "src/doggan/generate.py", "models/{variant}/generator.pt"
+    input: "steps/generate.py", "src/doggan/generate.py", SRC("src/doggan/models"), "models/{variant}/generator.pt"
     output:
-        "submissions/{variant}/images.zip", "reports/figures/{variant}_samples.png", "reports/figures/{variant}_breeds.png"
+        "submissions/{variant}/images.zip", "reports/figures/{variant}_samples.png", "reports/figures/{variant}_breeds.png",
+        "reports/generate/{variant}.json",
     params: settings=P("generate")
-    shell: "python steps/generate.py --generator models/{wildcards.variant}/generator.pt --out submissions/{wildcards.variant}/images.zip --figure reports/figures/{wildcards.variant}_samples.png --breed-figure reports/figures/{wildcards.variant}_breeds.png"
+    threads: TORCH_THREADS
+    shell: "python steps/generate.py --generator models/{wildcards.variant}/generator.pt --out submissions/{wildcards.variant}/images.zip --figure reports/figures/{wildcards.variant}_samples.png --breed-figure reports/figures/{wildcards.variant}_breeds.png --record reports/generate/{wildcards.variant}.json"
 
 
 rule score:
@@ -103,4 +114,5 @@ rule score:
         "submissions/{variant}/images.zip", "models/featnet.pt", reference=REFERENCE,
     output: "reports/metrics/{variant}.json"
     params: settings=P("metric", "generate.n_images")
+    threads: TORCH_THREADS
     shell: "python steps/score.py --submission submissions/{wildcards.variant}/images.zip --reference {input.reference} --featnet models/featnet.pt --out reports/metrics/{wildcards.variant}.json"

@@ -1,14 +1,16 @@
 """Stage crop: photos + boxes -> crops.npy (N, 64, 64, 3 uint8), crops.csv, a grid, data quality."""
 
 import argparse
+import dataclasses
 import json
+import time
 from collections import Counter
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from doggan.cli import run
+from doggan.cli import run, thread_budget
 from doggan.config import load_section, lookup, read_params
 from doggan.data.crops import CropConfig, crop_all
 from doggan.generate import save_grid
@@ -26,8 +28,10 @@ def main():
     parser.add_argument("--quality", required=True, help="data_quality.json (parse + crop)")
     parser.add_argument("--figure", required=True, help="grid of crops (png)")
     args = parser.parse_args()
+    started = time.perf_counter()
     params = read_params(args.params)
     cfg = load_section(CropConfig, params, "crop")
+    cfg = dataclasses.replace(cfg, workers=min(cfg.workers or thread_budget(), thread_budget()))  # same bytes for any count
     strict = lookup(params, "data.strict")
     rows = pd.read_csv(args.boxes).to_dict("records")
     crops, kept, skipped = crop_all(rows, args.images, cfg, strict=bool(strict),
@@ -41,6 +45,7 @@ def main():
     quality = json.loads(open(args.parse_quality).read())
     quality["skipped"] += skipped
     quality["crops"] = len(crops)
+    quality["parse_seconds"], quality["crop_seconds"] = quality.pop("seconds", None), round(time.perf_counter() - started, 1)
     quality["skipped_by_reason"] = dict(sorted(Counter(s["kind"] for s in quality["skipped"]).items()))
     write_json(args.quality, quality)
     print(f"crop: {len(crops)} crops, {len(skipped)} skipped here")

@@ -1,6 +1,7 @@
 """Stage featnet: train breednet on the crops; its features score samples when Inception is absent."""
 
 import argparse
+import time
 
 from doggan.cli import run, set_threads
 from doggan.config import load_section, read_params
@@ -17,12 +18,13 @@ def main():
     parser.add_argument("--out", required=True, help="featnet.pt")
     parser.add_argument("--metrics", required=True, help="json with its accuracy")
     args = parser.parse_args()
+    started = time.perf_counter()
     cfg = load_section(FeatnetConfig, read_params(args.params), "featnet")
     set_threads()
     images, labels, breeds = load_crops(args.crops, args.table)
     model, metrics = train_breednet(images, labels, len(breeds), cfg)
     save_breednet(model, args.out)
-    write_json(args.metrics, metrics)
+    write_json(args.metrics, {**metrics, "seconds": round(time.perf_counter() - started, 1)})
     print(f"featnet: val accuracy {metrics.get('val_accuracy', float('nan')):.3f} over {len(breeds)} breeds")
 
 

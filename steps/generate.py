@@ -1,6 +1,8 @@
 """Stage generate@V: a Kaggle submission (images.zip of 64x64 PNGs) and sample grids."""
 
 import argparse
+import time
+from dataclasses import asdict
 
 import numpy as np
 from tqdm import tqdm
@@ -8,6 +10,7 @@ from tqdm import tqdm
 from doggan.cli import run, set_threads
 from doggan.config import load_section, read_params
 from doggan.generate import GenerateConfig, class_labels, load_generator, sample, save_grid, write_submission
+from doggan.io import write_json
 
 
 def main():
@@ -17,7 +20,9 @@ def main():
     parser.add_argument("--out", required=True, help="images.zip")
     parser.add_argument("--figure", required=True, help="grid of samples (png)")
     parser.add_argument("--breed-figure", required=True, help="grid with one row per breed (png)")
+    parser.add_argument("--record", required=True, help="json: how the submission was made, and how long it took")
     args = parser.parse_args()
+    started = time.perf_counter()
     cfg = load_section(GenerateConfig, read_params(args.params), "generate")
     set_threads()
     generator, payload = load_generator(args.generator)
@@ -32,6 +37,7 @@ def main():
     # one row per breed; an unconditional variant ignores the label, so its rows are just more samples
     per_breed = np.repeat(np.arange(len(payload["breeds"])), 8)
     save_grid(args.breed_figure, sample(generator, payload, per_breed, cfg.truncation, cfg.seed + 1), columns=8)
+    write_json(args.record, {**asdict(cfg), "seconds": round(time.perf_counter() - started, 1)})
     print(f"generate: {len(images)} images -> {args.out}")
 
 

@@ -1,6 +1,7 @@
 """Stage parse: annotation XMLs + photo listing -> one row per box (annotations.csv)."""
 
 import argparse
+import time
 
 import pandas as pd
 
@@ -19,13 +20,14 @@ def main():
     parser.add_argument("--out", required=True, help="annotations.csv")
     parser.add_argument("--quality", required=True, help="json of counts and skipped files")
     args = parser.parse_args()
+    started = time.perf_counter()
     strict = lookup(read_params(args.params), "data.strict")
     if not isinstance(strict, bool):
         raise ParamError(f"data.strict: expected true or false, got {strict!r}")
     rows, quality = parse_annotations(args.annotations, args.images, strict=strict)
     with atomic_path(args.out, suffix=".csv") as tmp:
         pd.DataFrame(rows, columns=COLUMNS).to_csv(tmp, index=False)
-    write_json(args.quality, quality)
+    write_json(args.quality, {**quality, "seconds": round(time.perf_counter() - started, 1)})
     print(f"parse: {quality['objects']} boxes from {quality['annotation_files']} annotation files, "
           f"{len(quality['skipped'])} skipped")
 

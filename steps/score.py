@@ -1,6 +1,7 @@
 """Stage score@V: check the submission as Kaggle did and compute MiFID against the reference."""
 
 import argparse
+import time
 
 from doggan.cli import run, set_threads
 from doggan.config import load_section, lookup, read_params
@@ -17,13 +18,14 @@ def main():
     parser.add_argument("--featnet", required=True)
     parser.add_argument("--out", required=True, help="metrics json")
     args = parser.parse_args()
+    started = time.perf_counter()
     params = read_params(args.params)
     cfg = load_section(MetricConfig, params, "metric")
     set_threads()
     images = read_submission(args.submission, expected=lookup(params, "generate.n_images"))
     reference = load_reference(args.reference)
     result = score_images(images, reference, feature_network(cfg, args.featnet), cfg)
-    write_json(args.out, result)
+    write_json(args.out, {**result, "seconds": round(time.perf_counter() - started, 1)})
     print(f"score: MiFID {result['mifid']:.2f} (FID {result['fid']:.2f}, d {result['distance']:.3f}, {result['network']})")
 
 

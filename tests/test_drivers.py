@@ -3,12 +3,13 @@ outs and params keys; each runs the tiny pipeline end to end, incrementally, to 
 
 import hashlib
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import make_project, run
+from conftest import ROOT, make_project, run
 
 
 def dvc_dag(root):
@@ -66,6 +67,39 @@ def test_dvc_and_snakemake_declare_the_same_dag(tiny_project):
     for name in dvc:
         for what, a, b in zip(("command", "deps", "outs", "params"), dvc[name], snake[name]):
             assert a == b, f"{name}: {what} differ\n dvc:       {a}\n snakemake: {b}"
+
+
+def test_dvc_comparison_plot_covers_every_variant():
+    dvc_yaml = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    (comparison,) = [p for p in dvc_yaml["plots"] if isinstance(p, dict)]
+    files = next(iter(comparison.values()))["y"]
+    variants = yaml.safe_load((ROOT / "params.yaml").read_text())["variants"]
+    assert sorted(files) == sorted(f"reports/train/{v}/plots/metrics/fid_breednet.tsv" for v in variants)
+
+
+def test_torch_jobs_follow_the_thread_budget_snakemake_gives_them(monkeypatch):
+    from doggan.cli import thread_budget
+
+    monkeypatch.delenv("DOGGAN_THREADS", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # what Snakemake exports for a rule with threads: 3
+    assert thread_budget() == 3
+    monkeypatch.setenv("DOGGAN_THREADS", "1")
+    assert thread_budget() == 1
+
+
+def test_snakemake_threads_and_the_slurm_profile_plan_the_dag(tiny_project):
+    shutil.copytree(ROOT / "profiles", tiny_project / "profiles")
+    def dry_run(cmd):
+        result = run(cmd, tiny_project)
+        output = result.stdout + result.stderr
+        return output, re.findall(r"^rule train:\n(.*?)(?=^\[|\Z)", output, re.M | re.S)
+
+    local, train_jobs = dry_run("snakemake -n --cores 4 report")
+    assert len(train_jobs) == 2 and all("threads: 2" in job for job in train_jobs)
+    cluster, train_jobs = dry_run("snakemake -n --profile profiles/slurm report")
+    assert snakemake_planned(cluster) == {"demo_data", "parse", "crop", "featnet", "reference", "train", "generate",
+                                          "score", "report"}
+    assert len(train_jobs) == 2 and all("runtime=720" in job and "gpu=1" in job for job in train_jobs)  # the profile's
 
 
 def ran_stages(output):

@@ -2,6 +2,7 @@
 Kaggle's public scoring formulas (dense, unchunked numpy)."""
 
 import numpy as np
+import torch
 import pytest
 from pytorch_fid.fid_score import calculate_frechet_distance
 
@@ -67,3 +68,22 @@ def test_memorizer_is_penalized_and_noise_scores_badly(features):
     noise = mifid_from_features(np.random.default_rng(2).normal(size=(200, 64)) * 50, real)
     half = mifid_from_features(real[:250], real[250:])
     assert half["fid"] < noise["fid"]
+
+
+def test_our_inception_forward_equals_pytorch_fids_module_on_the_same_weights(monkeypatch):
+    import torchvision
+    from pytorch_fid import inception as pfi
+
+    from doggan.metrics.features import InceptionFeatures, fid_inception
+
+    torch.manual_seed(0)  # random weights with the layout of the FID Inception checkpoint
+    weights = torchvision.models.inception_v3(weights=None, aux_logits=False, num_classes=1008, init_weights=True).state_dict()
+    ours = InceptionFeatures(fid_inception(weights))
+    monkeypatch.setattr(pfi, "load_state_dict_from_url", lambda *a, **k: weights)
+    reference = pfi.InceptionV3([pfi.InceptionV3.BLOCK_INDEX_BY_DIM[2048]]).eval()  # pytorch-fid's own defaults
+    images = torch.rand(2, 3, 64, 64) * 2 - 1
+    with torch.no_grad():
+        expected = reference((images + 1) / 2)[0].flatten(1)
+        got = ours(images)
+    assert got.shape == (2, 2048)
+    assert torch.allclose(got, expected, rtol=1e-5, atol=1e-6) and expected.abs().sum() > 0

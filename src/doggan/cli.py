@@ -18,10 +18,20 @@ def run(main):
         sys.exit(130)
 
 
-def set_threads(threads=None):
-    """Use the cores the orchestrator gave this job (Snakemake `threads:`), so parallel jobs don't oversubscribe."""
+def thread_budget():
+    """The cores this job may use: DOGGAN_THREADS, else OMP_NUM_THREADS (Snakemake sets it to the
+    rule's `threads:` for every job), else all of them. Parallel jobs then don't oversubscribe."""
+    for name in ("DOGGAN_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(name, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return os.cpu_count() or 1
+
+
+def set_threads():
+    """Give torch the job's thread budget; returns it."""
     import torch
 
-    threads = threads or int(os.environ.get("DOGGAN_THREADS", 0)) or os.cpu_count() or 1
+    threads = thread_budget()
     torch.set_num_threads(threads)
     return threads

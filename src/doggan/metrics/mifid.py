@@ -14,22 +14,28 @@ from doggan.metrics.fid import frechet_distance, statistics
 
 
 def _unit_rows(features):
-    features = np.asarray(features, dtype=np.float32)
-    features = features[features.sum(axis=1) != 0]
-    return features / np.linalg.norm(features, axis=1, keepdims=True)
+    """float32 rows scaled to unit length, rows summing to 0 dropped (one copy, normalised in place)."""
+    features = np.asarray(features)
+    rows = features[features.sum(axis=1) != 0].astype(np.float32, copy=False)
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    return rows
 
 
 def memorization_distance(gen, real, chunk_rows=1024):
-    """Mean over generated rows of the min over real rows of 1 - |cosine similarity|."""
+    """Mean over generated rows of the min over real rows of 1 - |cosine similarity|.
+
+    Extra memory: the two unit-row copies and one (chunk_rows x len(real)) float32 block.
+    """
     g, r = _unit_rows(gen), _unit_rows(real)
     if len(g) == 0 or len(r) == 0:
         raise ValueError("no non-zero feature rows to compare")
-    r_t = np.ascontiguousarray(r.T)
     total = 0.0
     for start in range(0, len(g), chunk_rows):
+        block = g[start : start + chunk_rows] @ r.T  # BLAS reads r transposed in place: no copy
+        np.abs(block, out=block)
         # |cos| <= 1; float32 round-off may overshoot, and a negative distance would flip MiFID's sign
-        similarity = np.minimum(np.abs(g[start : start + chunk_rows] @ r_t), 1.0)
-        total += float((1.0 - similarity.max(axis=1)).astype(np.float64).sum())
+        nearest = np.minimum(block.max(axis=1), 1.0)
+        total += float((1.0 - nearest).astype(np.float64).sum())
     return total / len(g)
 
 

@@ -1,0 +1,99 @@
+"""The report renders every part from pipeline-shaped inputs; headless Chromium shows a real page."""
+
+import json
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from doggan.metrics.features import extract_features
+from doggan.metrics.sanity import sanity_scores
+from doggan.report.build import render
+
+
+def write(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def fake_reports(root):
+    """What the stages write, for two variants (one unconditional), with known numbers."""
+    reports = root / "reports"
+    for i, variant in enumerate(["biggan", "dcgan"]):
+        write(reports / "metrics" / f"{variant}.json", json.dumps(
+            {"fid": 50.0 + i, "distance": 0.2, "distance_thresholded": 1.0, "mifid": 50.0 + i, "network": "breednet",
+             "n": 10000, "seconds": 3.0}))
+        write(reports / "train" / variant / "metrics.json", json.dumps({"train_seconds": 60.0, "images_per_second": 120.0}))
+        write(reports / "train" / variant / "plots" / "metrics" / "train" / "loss_d.tsv", "step\tloss_d\n1\t1.0\n2\t0.8\n")
+        write(reports / "train" / variant / "plots" / "metrics" / "fid_breednet.tsv", "step\tfid_breednet\n1\t300\n2\t120\n")
+        write(reports / "generate" / f"{variant}.json", json.dumps({"seconds": 4.5}))
+        for kind in ("samples", "breeds"):
+            (reports / "figures").mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.random.default_rng(i).integers(0, 255, (66, 130, 3), dtype=np.uint8)).save(
+                reports / "figures" / f"{variant}_{kind}.png")
+    Image.fromarray(np.full((66, 66, 3), 128, np.uint8)).save(reports / "figures" / "crops.png")
+    sanity = {name: {"fid": fid, "distance": d, "distance_thresholded": d if d < 0.1 else 1.0, "mifid": m}
+              for name, fid, d, m in [("real_vs_real", 8.5, 0.03, 283.3), ("memorizer", 0.4, 0.0, 4e14),
+                                      ("noise", 900.0, 0.5, 900.0)]}
+    write(reports / "sanity.json", json.dumps({"network": "breednet", **sanity, "seconds": 2.0}))
+    write(reports / "data_quality.json", json.dumps({"annotation_files": 10, "photos": 10, "objects": 12, "crops": 11,
+                                                     "breeds": 3, "skipped_by_reason": {"box below crop.min_size": 1},
+                                                     "parse_seconds": 0.5, "crop_seconds": 1.5}))
+    write(reports / "featnet.json", json.dumps({"val_accuracy": 0.9, "seconds": 5.0}))
+    write(root / "params.yaml", "seed: 0\nmodel:\n  lr: 0.0002\n")
+    return reports
+
+
+def test_report_has_every_part(tmp_path):
+    reports = fake_reports(tmp_path)
+    render(reports, tmp_path / "params.yaml")
+    md = (reports / "README.md").read_text()
+    for expected in ["| biggan | breednet | 50.00 | 0.2000 | 50.00 | 60 | 120 |", "real vs real", "memoriser",
+                     "uniform noise", "8.50", "4.00e+14", "figures/biggan_breeds.png", "box below crop.min_size | 1",
+                     "| train@dcgan | 60.0 |", "| generate@biggan | 4.5 |", "| crop | 1.5 |", "lr: 0.0002",
+                     "validation accuracy 0.900", "below the threshold eps"]:
+        assert expected in md, expected
+    assert "figures/dcgan_breeds.png" not in md  # dcgan is unconditional: no per-breed grid
+    page = (reports / "index.html").read_text()
+    for src in ["comparison.png", "losses.png", "figures/crops.png", "figures/biggan_samples.png"]:
+        assert f"src='{src}'" in page and (reports / src).is_file(), src
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium (Debian package chromium) is not installed")
+def test_report_renders_in_headless_chromium(tmp_path):
+    reports = fake_reports(tmp_path)
+    render(reports, tmp_path / "params.yaml")
+    shot = tmp_path / "shot.png"
+    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                    f"--screenshot={shot}", "--window-size=1200,1600", (reports / "index.html").as_uri()],
+                   check=True, capture_output=True, timeout=120)
+    pixels = np.asarray(Image.open(shot).convert("RGB")).astype(float)
+    not_white = (pixels < 235).any(axis=2)
+    assert not_white.mean() > 0.05  # text, tables and figures, not a blank page
+    assert pixels.std() > 20
+    assert not_white[:, 600:].any()  # the figures reach the right half: images loaded, not just text
+
+
+def smooth_images(n, seed):
+    """Dog-crop stand-ins: smooth fields of muted colours (upsampled 4x4 noise around a brown)."""
+    g = torch.Generator().manual_seed(seed)
+    brown = torch.tensor([150.0, 110.0, 80.0])[None, :, None, None]
+    small = (brown + 30 * torch.randn(n, 3, 4, 4, generator=g)).clamp(0, 255)
+    return torch.nn.functional.interpolate(small, size=64, mode="bilinear").round().byte().permute(0, 2, 3, 1).numpy()
+
+
+def test_sanity_yardsticks_are_ordered():
+    pool = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(4), torch.nn.Flatten())
+    net = lambda x: torch.cat([pool(x), pool(x * x)], 1)  # noqa: E731  (96 fixed features: local mean and energy)
+    real = extract_features(net, smooth_images(400, 0))
+    scores = sanity_scores(real, net, n_images=500, eps=0.1)
+    floor, memorizer, noise = scores["real_vs_real"], scores["memorizer"], scores["noise"]
+    assert memorizer["distance"] < 1e-6 and memorizer["mifid"] > 1e6 * memorizer["fid"]
+    assert noise["fid"] > 10 * floor["fid"]
+    assert floor["distance"] > memorizer["distance"]
