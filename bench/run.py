@@ -108,7 +108,7 @@ def demo_model(variant, params, **overrides):
     return module.Model(dataclasses.replace(cfg, **overrides), n_classes=8)
 
 
-def matmul_flops(n=2048, repeat=5):
+def matmul_flops(n=4096, repeat=3):
     """This machine's fp32 matmul FLOP/s (the roofline a conv net can hope for)."""
     a, b = torch.randn(n, n), torch.randn(n, n)
     a @ b
@@ -220,7 +220,7 @@ SECTIONS = {"crop": bench_crop, "train": bench_train, "metrics": bench_metrics, 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("sections", nargs="*", help=f"some of {', '.join(SECTIONS)} (default: all)")
-    parser.add_argument("--photos", type=int, default=300, help="demo photos for the crop bench")
+    parser.add_argument("--photos", type=int, default=800, help="demo photos for the crop bench")
     parser.add_argument("--images", help="crop bench on your photos (folder or zip) instead of demo ones")
     parser.add_argument("--annotations", help="with --images: their annotation folder or zip")
     parser.add_argument("--params", default="params.yaml", help="the demo params the train and quality benches use")
