@@ -140,8 +140,8 @@ def render(reports, params_path="params.yaml"):
     header = ["variant", "feature network", "FID", "memorization distance", "MiFID", "training (s)", "images/s"]
     body = [[r.variant, r.network, _fmt(r.fid), _fmt(r.distance, 4), _fmt(r.mifid), _fmt(r.train_seconds, 0),
              _fmt(r.images_per_second, 0)] for r in table.itertuples()]
-    body += [[SANITY[k], sanity.get("network", "–"), _fmt(v["fid"]), _fmt(v["distance"], 4), _fmt(v["mifid"]), "", ""]
-             for k, v in sanity.items() if k in SANITY]
+    body += [[label, sanity.get("network", "–"), _fmt(sanity[k]["fid"]), _fmt(sanity[k]["distance"], 4),
+              _fmt(sanity[k]["mifid"]), "", ""] for k, label in SANITY.items() if k in sanity]
     counts = {k: quality.get(k) for k in ("annotation_files", "photos", "objects", "crops", "breeds", "boxes_clipped_to_photo")}
     skipped = quality.get("skipped_by_reason", {})
     eps_note = ""
