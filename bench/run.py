@@ -148,6 +148,12 @@ def bench_quality(args):
     Each variant's demo schedule (epochs; progan's resolution_epochs) is scaled so its training
     takes about --minutes, using the time its `dvc repro` run took (reports/train/V/metrics.json).
     """
+    needed = ["data/interim/crops.npy", "models/featnet.pt", "data/interim/reference_breednet.npz",
+              *(f"reports/train/{v}/metrics.json" for v in args.variants or VARIANTS)]
+    missing = [path for path in needed if not Path(path).is_file()]
+    if missing:
+        print(f"\n### quality: skipped, it needs a finished `dvc repro` with metric.network breednet (missing {missing[0]})")
+        return
     params = read_params(args.params)
     images, labels, breeds = load_crops("data/interim/crops.npy", "data/interim/crops.csv")
     metric = dataclasses.replace(MetricConfig(), network="breednet")
