@@ -4,9 +4,11 @@ outs and params keys; each runs the tiny pipeline end to end, incrementally, to 
 import hashlib
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from conftest import ROOT, make_project, run
@@ -170,3 +172,36 @@ def test_snakemake_builds_the_same_outputs_and_plans_only_what_lr_touches(snakem
     params["model"]["lr"] = 3.0e-4
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     assert snakemake_planned(run("snakemake -n report", root).stdout) == {"train", "generate", "score", "report"}
+
+
+@pytest.mark.e2e
+def test_train_killed_with_sigkill_resumes_to_the_same_generator(dvc_project, tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    from doggan.training.loop import checkpoint_step
+
+    root = dvc_project[0]
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["model"].update(epochs=40, checkpoint_every=10, fid_every=0)  # 160 steps: time to kill it mid-run
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+
+    def train_cmd(out):
+        return [str(Path(sys.executable)), "steps/train.py", "--params", str(tmp_path / "params.yaml"), "--variant", "dcgan",
+                "--crops", "data/interim/crops.npy", "--table", "data/interim/crops.csv", "--featnet", "models/featnet.pt",
+                "--out", str(out / "generator.pt"), "--live", str(out / "live")]
+
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    subprocess.run(train_cmd(whole), cwd=root, check=True, capture_output=True)
+    process = subprocess.Popen(train_cmd(killed), cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while not (killed / "checkpoint.pt").exists() and process.poll() is None:
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "training finished before it could be killed"
+    assert not (killed / "generator.pt").exists()  # nothing that looks finished
+    step = checkpoint_step(killed / "checkpoint.pt", torch.load(killed / "checkpoint.pt", weights_only=True)["fingerprint"])
+    assert 0 < step < 160
+    subprocess.run(train_cmd(killed), cwd=root, check=True, capture_output=True)
+    assert digest(killed / "generator.pt") == digest(whole / "generator.pt")
