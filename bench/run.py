@@ -21,7 +21,7 @@ from doggan.config import load_merged, read_params
 from doggan.data.annotations import parse_annotations
 from doggan.data.crops import FILTERS, CropConfig, _region, crop_all
 from doggan.data.dataset import load_crops
-from doggan.data.demo import BREEDS, DemoConfig, demo_photo, demo_plan
+from doggan.data.demo import DemoConfig, write_demo
 from doggan.generate import class_labels, sample
 from doggan.metrics import frechet_distance, memorization_distance
 from doggan.metrics.breednet import BreedNet
@@ -52,18 +52,6 @@ def timed(fn, repeat=1):
     return best, result
 
 
-def write_demo(root, n_images):
-    cfg = DemoConfig(n_images=n_images, n_breeds=12)
-    for breed_index, k in demo_plan(cfg):
-        image_id, jpeg, xml = demo_photo(cfg, breed_index, k)
-        synset, breed, _ = BREEDS[breed_index]
-        (root / "all-dogs").mkdir(parents=True, exist_ok=True)
-        (root / "all-dogs" / f"{image_id}.jpg").write_bytes(jpeg)
-        (root / "Annotation" / f"{synset}-{breed}").mkdir(parents=True, exist_ok=True)
-        (root / "Annotation" / f"{synset}-{breed}" / image_id).write_text(xml)
-    return root / "Annotation", root / "all-dogs"
-
-
 def naive_crops(rows, images, cfg):
     """What the competition notebooks did: open the photo again for every box, full decode, one process."""
     paths = {p.stem: p for p in Path(images).rglob("*.jpg")}
@@ -79,7 +67,8 @@ def bench_crop(args):
     with tempfile.TemporaryDirectory() as tmp:
         annotations, images = args.annotations, args.images
         if annotations is None:
-            annotations, images = write_demo(Path(tmp), args.photos)
+            write_demo(DemoConfig(n_images=args.photos, n_breeds=12), tmp)
+            annotations, images = Path(tmp) / "Annotation", Path(tmp) / "all-dogs"
         rows, quality = parse_annotations(annotations, images)
         n_photos = len({r["image_id"] for r in rows})
         short_sides = np.array([min(r["xmax"] - r["xmin"], r["ymax"] - r["ymin"]) for r in rows])

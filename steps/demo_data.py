@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from doggan.cli import run
 from doggan.config import load_section, read_params
-from doggan.data.demo import BREEDS, DemoConfig, demo_photo, demo_plan
+from doggan.data.demo import DemoConfig, write_demo
 
 
 def main():
@@ -23,14 +23,7 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".demo.", dir=out))
     try:
-        for breed_index, k in tqdm(demo_plan(cfg), desc="demo photos", unit="photo"):
-            image_id, jpeg, xml = demo_photo(cfg, breed_index, k)
-            synset, breed, _ = BREEDS[breed_index]
-            (tmp / "all-dogs").mkdir(exist_ok=True)
-            (tmp / "all-dogs" / f"{image_id}.jpg").write_bytes(jpeg)
-            folder = tmp / "Annotation" / f"{synset}-{breed}"
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / image_id).write_text(xml)
+        write_demo(cfg, tmp, progress=lambda plan: tqdm(plan, desc="demo photos", unit="photo"))
         for name in ("all-dogs", "Annotation"):  # swap in finished folders only
             shutil.rmtree(out / name, ignore_errors=True)
             os.replace(tmp / name, out / name)

@@ -10,7 +10,7 @@ from PIL import Image
 
 from doggan.data.annotations import parse_annotation, parse_annotations
 from doggan.data.crops import CropConfig, crop_all, crop_photo
-from doggan.data.demo import DemoConfig, demo_photo, demo_plan
+from doggan.data.demo import DemoConfig, demo_photo, demo_plan, write_demo
 
 
 def test_demo_photo_follows_the_official_template_and_is_deterministic():
@@ -96,19 +96,6 @@ def test_zip_folder_and_worker_count_give_identical_crops(tmp_path):
     assert a.tobytes() == b.tobytes() and len(a) == 6
 
 
-def _write_demo(root, cfg):
-    """The demo dataset in Kaggle's folder layout; returns {image_id: breed folder}."""
-    folders = {}
-    for breed_index, k in demo_plan(cfg):
-        image_id, jpeg, xml = demo_photo(cfg, breed_index, k)
-        folder = f"{image_id.split('_')[0]}-{re.search(r'<name>(.+?)</name>', xml).group(1)}"
-        for name, data in ((f"all-dogs/{image_id}.jpg", jpeg), (f"Annotation/{folder}/{image_id}", xml.encode())):
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            (root / name).write_bytes(data)
-        folders[image_id] = folder
-    return folders
-
-
 def _zip_folder(folder, zip_path):
     with zipfile.ZipFile(zip_path, "w") as zf:
         for path in sorted(folder.rglob("*")):
@@ -118,7 +105,7 @@ def _zip_folder(folder, zip_path):
 
 
 def test_kaggle_folders_kaggle_zips_and_stanford_layout_give_identical_crops(tmp_path):
-    folders = _write_demo(tmp_path, DemoConfig(n_images=10, n_breeds=3))
+    folders = write_demo(DemoConfig(n_images=10, n_breeds=3), tmp_path)
     for image_id, folder in folders.items():  # Stanford: Images/n02085620-Chihuahua/n02085620_7.jpg
         (tmp_path / "Images" / folder).mkdir(parents=True, exist_ok=True)
         (tmp_path / "Images" / folder / f"{image_id}.jpg").write_bytes((tmp_path / "all-dogs" / f"{image_id}.jpg").read_bytes())

@@ -10,6 +10,7 @@ drawn from a per-photo RNG seeded by (seed, breed, index): the same params give 
 
 import io
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
@@ -210,3 +211,21 @@ def demo_photo(cfg, breed_index, k):
 def demo_plan(cfg):
     """(breed_index, k) of every photo: breeds take turns so any n_images is balanced."""
     return [(i % cfg.n_breeds, i // cfg.n_breeds) for i in range(cfg.n_images)]
+
+
+def write_demo(cfg, root, progress=None):
+    """Write the dataset in Kaggle's layout under `root` (all-dogs/, Annotation/<synset>-<Breed>/);
+    returns {image_id: breed folder name}. progress: optional iterable wrapper (e.g. tqdm)."""
+    root = Path(root)
+    plan = demo_plan(cfg)
+    folders = {}
+    for breed_index, k in progress(plan) if progress else plan:
+        image_id, jpeg, xml = demo_photo(cfg, breed_index, k)
+        synset, breed, _ = BREEDS[breed_index]
+        folder = f"{synset}-{breed}"
+        (root / "all-dogs").mkdir(parents=True, exist_ok=True)
+        (root / "all-dogs" / f"{image_id}.jpg").write_bytes(jpeg)
+        (root / "Annotation" / folder).mkdir(parents=True, exist_ok=True)
+        (root / "Annotation" / folder / image_id).write_text(xml)
+        folders[image_id] = folder
+    return folders

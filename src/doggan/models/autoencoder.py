@@ -80,11 +80,7 @@ class Model(GANModel):
         self.reconstruction = nn.L1Loss() if cfg.loss == "l1" else nn.MSELoss()
 
     def train_step(self, real, labels, progress):
-        self.optimizers["ae"].zero_grad(set_to_none=True)
-        loss = self.reconstruction(self.generator.decoder(self.encoder(real)), real)
-        loss.backward()
-        self.optimizers["ae"].step()
-        return {"loss_rec": loss.item()}
+        return {"loss_rec": self.optimize("ae", self.reconstruction(self.generator.decoder(self.encoder(real)), real))}
 
     @torch.no_grad()
     def finish(self, images, device):

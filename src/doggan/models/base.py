@@ -46,6 +46,19 @@ class GANModel(nn.Module):
         self.cfg, self.n_classes = cfg, n_classes
         self.generator_ema = None
 
+    def adam_for_g_and_d(self, d_lr=None):
+        """The usual pair of optimisers, {"g", "d"}, with the model's betas; D may get its own LR (TTUR)."""
+        betas = (self.cfg.beta1, self.cfg.beta2)
+        return {"g": torch.optim.Adam(self.generator.parameters(), self.cfg.lr, betas=betas),
+                "d": torch.optim.Adam(self.discriminator.parameters(), d_lr or self.cfg.lr, betas=betas)}
+
+    def optimize(self, name, loss):
+        """One update of optimiser `name` on `loss`; returns the loss as a float for logging."""
+        self.optimizers[name].zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizers[name].step()
+        return loss.item()
+
     def setup_ema(self):
         if self.cfg.ema > 0:
             self.generator_ema = copy.deepcopy(self.generator).eval().requires_grad_(False)

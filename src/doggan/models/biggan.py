@@ -139,26 +139,14 @@ class Model(GANModel):
         self.discriminator = Discriminator(cfg.d_ch, n_classes)
         self.apply(orthogonal_init)
         self.setup_ema()
-        betas = (cfg.beta1, cfg.beta2)
-        self.optimizers = {
-            "g": torch.optim.Adam(self.generator.parameters(), cfg.lr, betas=betas),
-            "d": torch.optim.Adam(self.discriminator.parameters(), cfg.d_lr, betas=betas),
-        }
+        self.optimizers = self.adam_for_g_and_d(d_lr=cfg.d_lr)
 
     def augment(self, x):
         return diff_augment(x, self.cfg.augment)
 
     def train_step(self, real, labels, progress):
-        G, D, opt = self.generator, self.discriminator, self.optimizers
+        G, D = self.generator, self.discriminator
         fake = G(torch.randn(real.shape[0], self.cfg.nz, device=real.device), labels)
-
-        opt["d"].zero_grad(set_to_none=True)
-        d_loss = hinge_d_loss(D(self.augment(real), labels), D(self.augment(fake.detach()), labels))
-        d_loss.backward()
-        opt["d"].step()
-
-        opt["g"].zero_grad(set_to_none=True)
-        g_loss = hinge_g_loss(D(self.augment(fake), labels))
-        g_loss.backward()
-        opt["g"].step()
-        return {"loss_d": d_loss.item(), "loss_g": g_loss.item()}
+        loss_d = self.optimize("d", hinge_d_loss(D(self.augment(real), labels), D(self.augment(fake.detach()), labels)))
+        loss_g = self.optimize("g", hinge_g_loss(D(self.augment(fake), labels)))
+        return {"loss_d": loss_d, "loss_g": loss_g}

@@ -71,24 +71,11 @@ class Model(GANModel):
         self.discriminator = Discriminator(cfg.ndf, cfg.d_dropout, n_classes)
         self.apply(dcgan.truncated_normal_init)
         self.setup_ema()
-        betas = (cfg.beta1, cfg.beta2)
-        self.optimizers = {
-            "g": torch.optim.Adam(self.generator.parameters(), cfg.lr, betas=betas),
-            "d": torch.optim.Adam(self.discriminator.parameters(), cfg.lr, betas=betas),
-        }
+        self.optimizers = self.adam_for_g_and_d()
 
     def train_step(self, real, labels, progress):
-        G, D, opt, cfg = self.generator, self.discriminator, self.optimizers, self.cfg
-        z = torch.randn(real.shape[0], cfg.nz, device=real.device)
-        fake = G(z, labels)
-
-        opt["d"].zero_grad(set_to_none=True)
-        d_loss = bce_d_loss(D(real, labels), D(fake.detach(), labels), cfg.real_target, cfg.fake_target)
-        d_loss.backward()
-        opt["d"].step()
-
-        opt["g"].zero_grad(set_to_none=True)
-        g_loss = bce_g_loss(D(fake, labels))
-        g_loss.backward()
-        opt["g"].step()
-        return {"loss_d": d_loss.item(), "loss_g": g_loss.item()}
+        G, D, cfg = self.generator, self.discriminator, self.cfg
+        fake = G(torch.randn(real.shape[0], cfg.nz, device=real.device), labels)
+        loss_d = self.optimize("d", bce_d_loss(D(real, labels), D(fake.detach(), labels), cfg.real_target, cfg.fake_target))
+        loss_g = self.optimize("g", bce_g_loss(D(fake, labels)))
+        return {"loss_d": loss_d, "loss_g": loss_g}

@@ -91,11 +91,7 @@ class Model(GANModel):
         self.discriminator = Discriminator(cfg.ndf, cfg.spectral_norm)
         self.apply(truncated_normal_init)
         self.setup_ema()
-        betas = (cfg.beta1, cfg.beta2)
-        self.optimizers = {
-            "g": torch.optim.Adam(self.generator.parameters(), cfg.lr, betas=betas),
-            "d": torch.optim.Adam(self.discriminator.parameters(), cfg.lr, betas=betas),
-        }
+        self.optimizers = self.adam_for_g_and_d()
 
     def noise_std(self, progress):
         """Instance-noise level: cfg.instance_noise at the start, 0 at the end."""
@@ -105,19 +101,10 @@ class Model(GANModel):
         return 1.0 - self.cfg.label_smoothing
 
     def train_step(self, real, labels, progress):
-        G, D, opt = self.generator, self.discriminator, self.optimizers
+        G, D = self.generator, self.discriminator
         sigma = self.noise_std(progress)
-        z = torch.randn(real.shape[0], self.cfg.nz, device=real.device)
-        fake = G(z)
-
-        opt["d"].zero_grad(set_to_none=True)
+        fake = G(torch.randn(real.shape[0], self.cfg.nz, device=real.device))
         noisy = lambda x: x + sigma * torch.randn_like(x) if sigma > 0 else x  # noqa: E731
-        d_loss = bce_d_loss(D(noisy(real)), D(noisy(fake.detach())), real_target=self.real_target())
-        d_loss.backward()
-        opt["d"].step()
-
-        opt["g"].zero_grad(set_to_none=True)
-        g_loss = bce_g_loss(D(noisy(fake)))
-        g_loss.backward()
-        opt["g"].step()
-        return {"loss_d": d_loss.item(), "loss_g": g_loss.item(), "instance_noise": sigma}
+        loss_d = self.optimize("d", bce_d_loss(D(noisy(real)), D(noisy(fake.detach())), real_target=self.real_target()))
+        loss_g = self.optimize("g", bce_g_loss(D(noisy(fake))))
+        return {"loss_d": loss_d, "loss_g": loss_g, "instance_noise": sigma}

@@ -191,14 +191,10 @@ class Model(GANModel):
         self.generator = build_generator(cfg, n_classes)
         self.discriminator = Discriminator(cfg.channels, n_classes)
         self.setup_ema()
-        betas = (cfg.beta1, cfg.beta2)
-        self.optimizers = {
-            "g": torch.optim.Adam(self.generator.parameters(), cfg.lr, betas=betas),
-            "d": torch.optim.Adam(self.discriminator.parameters(), cfg.lr, betas=betas),
-        }
+        self.optimizers = self.adam_for_g_and_d()
 
     def train_step(self, real, labels, progress):
-        G, D, opt = self.generator, self.discriminator, self.optimizers
+        G, D = self.generator, self.discriminator
         stage, alpha = schedule(self.cfg, progress)
         for g in filter(None, (G, self.generator_ema)):
             g.stage.fill_(stage)
@@ -206,13 +202,6 @@ class Model(GANModel):
         real = resize_real(real, stage, alpha)
         fake = G.synthesize(torch.randn(real.shape[0], self.cfg.nz, device=real.device), labels)
 
-        opt["d"].zero_grad(set_to_none=True)
-        d_loss = hinge_d_loss(D(real, labels, alpha), D(fake.detach(), labels, alpha))
-        d_loss.backward()
-        opt["d"].step()
-
-        opt["g"].zero_grad(set_to_none=True)
-        g_loss = hinge_g_loss(D(fake, labels, alpha))
-        g_loss.backward()
-        opt["g"].step()
-        return {"loss_d": d_loss.item(), "loss_g": g_loss.item(), "resolution": RESOLUTIONS[stage], "alpha": alpha}
+        loss_d = self.optimize("d", hinge_d_loss(D(real, labels, alpha), D(fake.detach(), labels, alpha)))
+        loss_g = self.optimize("g", hinge_g_loss(D(fake, labels, alpha)))
+        return {"loss_d": loss_d, "loss_g": loss_g, "resolution": RESOLUTIONS[stage], "alpha": alpha}
