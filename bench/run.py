@@ -131,51 +131,134 @@ def bench_train(args):
           f"(fp32 matmul peak here: {peak / 1e9:.0f} GFLOP/s)", ["variant", "ms/step", "images/s", "note"], rows)
 
 
-def bench_quality(args):
-    """MiFID per variant at an equal wall-clock training budget, 2 seeds, on the demo crops.
+def seconds_per_step(module, cfg, images, labels, n_classes, progress):
+    """Wall time of one training step at `progress`, best of 3 after a warm-up."""
+    model = module.Model(cfg, n_classes)
+    real = images[: cfg.batch_size].float() / 127.5 - 1
+    model.train_step(real, labels[: cfg.batch_size], progress)
+    return timed(lambda: model.train_step(real, labels[: cfg.batch_size], progress), 3)[0]
 
-    Each variant's demo schedule (epochs; progan's resolution_epochs) is scaled so its training
-    takes about --minutes, using the time its `dvc repro` run took (reports/train/V/metrics.json).
-    """
-    needed = ["data/interim/crops.npy", "models/featnet.pt", "data/interim/reference_breednet.npz",
-              *(f"reports/train/{v}/metrics.json" for v in args.variants or VARIANTS)]
-    missing = [path for path in needed if not Path(path).is_file()]
-    if missing:
-        print(f"\n### quality: skipped, it needs a finished `dvc repro` with metric.network breednet (missing {missing[0]})")
+
+def scaled_to(module, cfg, seconds, images, labels, n_classes):
+    """The variant's demo schedule stretched or shrunk so that training takes about `seconds`."""
+    if hasattr(cfg, "resolution_steps"):  # progan: a step's cost depends on its resolution
+        shares = cfg.resolution_steps
+        per_stage = [seconds_per_step(module, cfg, images, labels, n_classes, (sum(shares[:i]) + 0.75 * n) / sum(shares))
+                     for i, n in enumerate(shares)]
+        factor = seconds / sum(n * t for n, t in zip(shares, per_stage))
+        return dataclasses.replace(cfg, resolution_steps=[max(1, round(n * factor)) for n in shares])
+    return dataclasses.replace(cfg, steps=max(1, round(seconds / seconds_per_step(module, cfg, images, labels, n_classes, 0.5))))
+
+
+class Clock:
+    """Training time so far: wall time minus the time spent in evaluations."""
+
+    def __init__(self):
+        self.began, self.paused = time.perf_counter(), 0.0
+
+    def timed_eval(self, fn):
+        started = time.perf_counter()
+        value = fn()
+        self.paused += time.perf_counter() - started
+        return started - self.began - self.paused + (time.perf_counter() - started), value
+
+    def training_seconds(self):
+        return time.perf_counter() - self.began - self.paused
+
+
+def bench_compare(args):
+    """Every variant beside pytorch/examples' DCGAN (bench/plain_dcgan.py) at equal wall time on the
+    demo crops, two seeds. Each variant's demo schedule is scaled to --minutes of training and keeps
+    what its params say (best or last); the cheap FID (breednet features, --fid-samples samples
+    against all crops) is logged 8 times along the way. Prints the table, writes the FID-against-
+    CPU-minutes curves and the sample grids to reports/bench/."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from plain_dcgan import PlainDCGAN
+
+    from doggan.data.dataset import to_uint8
+    from doggan.metrics.breednet import load_breednet
+    from doggan.training.monitor import CheapFID
+
+    if not Path("models/featnet.pt").is_file():
+        print("\n### compare: skipped, it needs data/interim/crops.npy and models/featnet.pt (`dvc repro featnet`)")
         return
     params = read_params(args.params)
     images, labels, breeds = load_crops("data/interim/crops.npy", "data/interim/crops.csv")
-    metric = dataclasses.replace(MetricConfig(), network="breednet")
-    features = feature_network(metric, "models/featnet.pt")
-    reference = load_reference("data/interim/reference_breednet.npz")
-    counts = np.bincount(labels.numpy(), minlength=len(breeds))
-    rows = []
-    for variant in args.variants or VARIANTS:
-        seconds_demo = json.loads(Path(f"reports/train/{variant}/metrics.json").read_text())["train_seconds"]
-        factor = args.minutes * 60 / seconds_demo
-        module = variant_module(variant)
-        cfg = load_merged(module.Config, params, "model", f"variants.{variant}")
-        if variant == "progan":
-            cfg = dataclasses.replace(cfg, resolution_epochs=[max(1, round(e * factor)) for e in cfg.resolution_epochs])
-        else:
-            cfg = dataclasses.replace(cfg, epochs=max(1, round(cfg.epochs * factor)))
-        scores = []
-        for seed in (0, 1):
+    features = BreedNetFeatures(load_breednet("models/featnet.pt"))
+    during = CheapFID(features, images, labels, args.fid_samples)
+    final = CheapFID(features, images, labels, args.fid_samples, seed=777)  # other z than the one `keep` chose on
+    budget = args.minutes * 60
+    names = ["plain dcgan", *(args.variants or VARIANTS)]
+    curves, scores, grids, steps_run = {}, {}, {}, {}
+    z = torch.randn(8, 512, generator=torch.Generator().manual_seed(3))  # the widest nz; each model takes its first nz
+    for name in names:
+        for seed in args.seeds:
             torch.manual_seed(seed)
-            model = module.Model(cfg, len(breeds))
-            with tempfile.TemporaryDirectory() as tmp:
-                took = train(model, images, labels, seed=seed, checkpoint_path=Path(tmp) / "c.pt", fingerprint="bench")
-            payload = {"config": dataclasses.asdict(cfg)}
-            chosen = class_labels(10_000, counts, "uniform", seed)
-            generated = sample(model.sampler().eval(), payload, chosen, seed=seed)
-            result = score_images(generated, reference, features, metric)
-            scores.append((took, result))
-        mifids = [r["mifid"] for _, r in scores]
-        rows.append((variant, cfg.epochs, f"{np.mean([t for t, _ in scores]) / 60:.1f}",
-                     " / ".join(f"{r['fid']:.1f}" for _, r in scores), " / ".join(f"{r['distance']:.3f}" for _, r in scores),
-                     " / ".join(f"{m:.0f}" for m in mifids), f"{np.mean(mifids):.0f}"))
-    table(f"quality: about {args.minutes} min of training each, seeds 0 / 1, 10,000 samples, breednet features",
-          ["variant", "epochs", "minutes", "FID", "distance", "MiFID", "mean MiFID"], rows)
+            clock, curve = Clock(), []
+            if name == "plain dcgan":
+                model = PlainDCGAN(seed)
+                _, steps = model.train(images, budget, eval_every=budget / 8,
+                                       on_eval=lambda spent, step: curve.append((spent, during(model))))
+            else:
+                module = variant_module(name)
+                cfg = load_merged(module.Config, params, "model", f"variants.{name}")
+                cfg = scaled_to(module, cfg, budget, images, labels, len(breeds))
+                cfg = dataclasses.replace(cfg, fid_every=max(1, cfg.steps // 8), checkpoint_every=10**9)
+                torch.manual_seed(seed)
+                model = module.Model(cfg, len(breeds))
+                clock = Clock()
+
+                def evaluate(step):
+                    spent, fid = clock.timed_eval(lambda: during(model))
+                    curve.append((spent, fid))
+                    return fid
+
+                with tempfile.TemporaryDirectory() as tmp:
+                    train(model, images, labels, seed=seed, checkpoint_path=Path(tmp) / "c.pt", fingerprint="bench",
+                          evaluate=evaluate)
+                steps = cfg.steps
+            curves[name, seed], scores[name, seed], steps_run[name] = curve, final(model), steps
+            sampler = model.sampler().eval()
+            with torch.no_grad():
+                y = torch.arange(8) % len(breeds)
+                grids[name, seed] = to_uint8(sampler(z[:, : model.cfg.nz], y))
+            print(f"compare: {name} seed {seed}: {steps} steps, FID {scores[name, seed]:.1f}", flush=True)
+    plain = np.mean([scores["plain dcgan", s] for s in args.seeds])
+    rows = []
+    for name in names:
+        fids = [scores[name, s] for s in args.seeds]
+        rows.append((name, steps_run[name], " / ".join(f"{f:.1f}" for f in fids), f"{np.mean(fids):.1f}",
+                     f"{np.mean(fids) / plain:.2f}"))
+    table(f"compare: {args.minutes:g} min of training each on {len(images)} demo crops, {torch.get_num_threads()} threads; "
+          f"cheap FID (breednet, {args.fid_samples} samples) of the generator each keeps, seeds "
+          f"{' / '.join(map(str, args.seeds))}", ["model", "steps", "FID per seed", "mean FID", "vs plain dcgan"], rows)
+
+    out = Path("reports/bench")
+    out.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for k, name in enumerate(names):
+        for seed in args.seeds:
+            xs, ys = zip(*curves[name, seed]) if curves[name, seed] else ((), ())
+            ax.plot(np.array(xs) / 60, ys, color=f"C{k}", ls="-" if seed == args.seeds[0] else "--",
+                    label=name if seed == args.seeds[0] else None, marker=".")
+    ax.set(xlabel="CPU minutes of training (2 cores)", ylabel="cheap FID (breednet)", yscale="log",
+           title=f"FID against training time, seeds {' (solid) / '.join(map(str, args.seeds))} (dashed)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "fid_vs_minutes.png", dpi=110)
+    rows_img = [np.concatenate(list(grids[name, seed]), axis=1) for name in names for seed in args.seeds]
+    fig, ax = plt.subplots(figsize=(8, 0.55 * len(rows_img) + 0.4))
+    ax.imshow(np.concatenate(rows_img, axis=0))
+    ax.set_yticks([32 + 64 * i for i in range(len(rows_img))],
+                  [f"{name} s{seed} ({scores[name, seed]:.0f})" for name in names for seed in args.seeds], fontsize=7)
+    ax.set_xticks([])
+    fig.tight_layout()
+    fig.savefig(out / "samples.png", dpi=110)
+    print(f"\nwrote {out / 'fid_vs_minutes.png'} and {out / 'samples.png'}")
 
 
 def bench_metrics(args):
@@ -209,7 +292,7 @@ def bench_metrics(args):
     table("metrics", ["what", "time or rate", "note"], rows)
 
 
-SECTIONS = {"crop": bench_crop, "train": bench_train, "metrics": bench_metrics, "quality": bench_quality}
+SECTIONS = {"crop": bench_crop, "train": bench_train, "metrics": bench_metrics, "compare": bench_compare}
 
 
 def main():
@@ -220,8 +303,10 @@ def main():
     parser.add_argument("--annotations", help="with --images: their annotation folder or zip")
     parser.add_argument("--params", default="params.yaml", help="the demo params the train and quality benches use")
     parser.add_argument("--repeat", type=int, default=3, help="timed repeats per train step")
-    parser.add_argument("--minutes", type=float, default=2.0, help="training budget per variant and seed (quality)")
-    parser.add_argument("--variants", nargs="*", help="quality: only these variants")
+    parser.add_argument("--minutes", type=float, default=2.0, help="compare: training budget per model and seed")
+    parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1], help="compare: seeds")
+    parser.add_argument("--fid-samples", type=int, default=2000, help="compare: samples per cheap FID")
+    parser.add_argument("--variants", nargs="*", help="compare: only these variants (beside plain dcgan)")
     args = parser.parse_args()
     unknown = set(args.sections) - set(SECTIONS)
     if unknown:

@@ -3,6 +3,7 @@
 import argparse
 import hashlib
 import json
+import math
 from dataclasses import asdict
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def main():
     checkpoint = Path(args.out).with_name("checkpoint.pt")
     print_ = fingerprint(args.variant, cfg, seed, args.crops)
     resumed = checkpoint_step(checkpoint, print_)
-    monitor = CheapFID(BreedNetFeatures(load_breednet(args.featnet, device)), images, cfg.fid_samples, device)
+    monitor = CheapFID(BreedNetFeatures(load_breednet(args.featnet, device)), images, labels, cfg.fid_samples, device)
     with Live(args.live, resume=resumed > 0, dvcyaml=None, save_dvc_exp=False, report=None) as live:
 
         def on_log(step, metrics):
@@ -59,17 +60,21 @@ def main():
             for name, value in metrics.items():
                 live.log_metric(f"train/{name}", value)
 
-        def on_eval(step):
+        def evaluate(step):
             live.step = step
-            live.log_metric("fid_breednet", monitor(model))
+            fid = monitor(model)
+            live.log_metric("fid_breednet", fid)
+            return fid
 
-        seconds = train(model, images, labels, seed=seed, checkpoint_path=checkpoint, fingerprint=print_,
-                        device=device, on_log=on_log, on_eval=on_eval)
-        live.summary["train_seconds"] = round(seconds, 1)
-        live.summary["images_per_second"] = round(len(images) * cfg.epochs / max(seconds, 1e-9), 1)
+        result = train(model, images, labels, seed=seed, checkpoint_path=checkpoint, fingerprint=print_,
+                       device=device, on_log=on_log, evaluate=evaluate)
+        live.summary.update(train_seconds=round(result.seconds, 1), kept_step=result.best_step,
+                            images_per_second=round(cfg.steps * cfg.batch_size / max(result.seconds, 1e-9), 1))
+        if math.isfinite(result.best_fid):
+            live.summary["kept_fid_breednet"] = round(result.best_fid, 2)
     counts = np.bincount(labels.numpy(), minlength=len(breeds))
     save_generator(args.out, model.cpu(), args.variant, breeds, counts)
-    print(f"train {args.variant}: {seconds:.0f} s")
+    print(f"train {args.variant}: {result.seconds:.0f} s, kept step {result.best_step} (cheap FID {result.best_fid:.1f})")
 
 
 if __name__ == "__main__":

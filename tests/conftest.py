@@ -19,14 +19,14 @@ def tiny_params(params):
     params["demo"].update(n_images=36, n_breeds=3)
     params["crop"]["workers"] = 1
     params["featnet"].update(epochs=1, width=8, features=32)
-    params["model"].update(epochs=1, batch_size=8, checkpoint_every=2, log_every=1, fid_every=2, fid_samples=16)
+    params["model"].update(steps=4, batch_size=8, checkpoint_every=2, log_every=1, fid_every=2, fid_samples=16)
     # two variants exercise the drivers (one inherits model.lr, one sets its own); tests/test_training.py
     # runs every variant through the loop
     params["variants"] = {v: params["variants"][v] for v in ("dcgan", "biggan")}
-    tiny = {"ngf": 8, "ndf": 8, "channels": 16, "width": 8, "nz": 64, "g_ch": 4, "d_ch": 4, "resolution_epochs": [1] * 5}
+    tiny = {"ngf": 8, "ndf": 8, "channels": 16, "width": 8, "nz": 64, "g_ch": 4, "d_ch": 4, "resolution_steps": [1] * 5}
     for name, variant in params["variants"].items():
         variant.update({k: v for k, v in tiny.items() if k in variant})
-        variant.update(epochs=1)
+        variant.pop("steps", None)
     params["variants"]["biggan"]["nz"] = 20
     params["generate"].update(n_images=40, batch_size=20)
     params["metric"]["batch_size"] = 50

@@ -184,7 +184,7 @@ def test_train_killed_with_sigkill_resumes_to_the_same_generator(dvc_project, tm
 
     root = dvc_project[0]
     params = yaml.safe_load((root / "params.yaml").read_text())
-    params["model"].update(epochs=40, checkpoint_every=10, fid_every=0)  # 160 steps: time to kill it mid-run
+    params["model"].update(steps=160, checkpoint_every=10, fid_every=0)  # time to kill it mid-run
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
 
     def train_cmd(out):

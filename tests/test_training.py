@@ -11,11 +11,12 @@ from doggan.models import VARIANTS, variant_module
 from doggan.training.loop import lr_factor, train
 from doggan.training.losses import bce_d_loss
 
-COMMON = dict(batch_size=4, epochs=2, checkpoint_every=3, log_every=1, fid_every=0)
+COMMON = dict(batch_size=4, steps=6, checkpoint_every=3, log_every=1, fid_every=0)
 TINY = {
     "dcgan": dict(ngf=8, ndf=8, nz=16),
     "cdcgan": dict(ngf=8, ndf=8, nz=16, embed=4),
-    "progan": dict(channels=16, nz=16, embed=4, resolution_epochs=[1, 1, 1, 1, 2], ema=0.9),
+    "gan": dict(width=8, nz=16),
+    "progan": dict(channels=16, nz=16, embed=4, resolution_steps=[3, 3, 3, 3, 6], ema=0.9),
     "autoencoder": dict(width=8, nz=64),
     "biggan": dict(g_ch=4, d_ch=4, nz=20, shared_dim=8, ema=0.9),
 }
@@ -115,3 +116,44 @@ def test_cosine_lr_reaches_the_optimizer(tmp_path):
     for step, (logged, actual) in enumerate(lrs):
         assert actual == logged == pytest.approx(1e-3 * lr_factor("cosine", step / total))
     assert lrs[0][1] > lrs[-1][1]
+
+
+
+FIDS = {2: 5.0, 4: 1.0, 6: 3.0}  # the cheap FID a scripted evaluation reports at each step
+
+
+def scripted_evaluate(model, seen):
+    """An evaluate() that returns FIDS[step] and records the sampler's bytes at each call."""
+
+    def evaluate(step):
+        seen[step] = generator_bytes(model)
+        return FIDS[step]
+
+    return evaluate
+
+
+@pytest.mark.parametrize("keep", ["best", "last"])
+def test_keep_best_saves_the_sampler_of_the_lowest_fid(tmp_path, keep):
+    images, labels = data()
+    model, seen = tiny_model(fid_every=2, keep=keep), {}
+    result = train(model, images, labels, seed=0, checkpoint_path=tmp_path / "c.pt", fingerprint="f",
+                   evaluate=scripted_evaluate(model, seen))
+    assert list(seen) == [2, 4, 6]  # every fid_every steps, the last one at the end
+    kept = 4 if keep == "best" else 6
+    assert generator_bytes(model) == seen[kept] != seen[6 if keep == "best" else 4]
+    assert result.best_step == kept and (result.best_fid == 1.0 if keep == "best" else math.isnan(result.best_fid))
+
+
+@pytest.mark.parametrize("variant", ["dcgan", "autoencoder"])
+def test_resume_keeps_the_best_exactly(tmp_path, variant):
+    images, labels = data()
+    whole, seen = tiny_model(variant, fid_every=2), {}
+    train(whole, images, labels, seed=0, checkpoint_path=tmp_path / "w.pt", fingerprint="f",
+          evaluate=scripted_evaluate(whole, seen))
+    cut = tiny_model(variant, fid_every=2)  # killed after step 5: the best (step 4) is only in the checkpoint
+    train(cut, images, labels, seed=0, checkpoint_path=tmp_path / "c.pt", fingerprint="f", stop_after=5,
+          evaluate=scripted_evaluate(cut, {}))
+    resumed = tiny_model(variant, fid_every=2)
+    result = train(resumed, images, labels, seed=0, checkpoint_path=tmp_path / "c.pt", fingerprint="f",
+                   evaluate=scripted_evaluate(resumed, {}))
+    assert result.best_step == 4 and generator_bytes(resumed) == generator_bytes(whole) == seen[4]

@@ -30,13 +30,13 @@ def bce(logits, target):
     return -(target * torch.log(p) + (1 - target) * torch.log(1 - p)).mean()
 
 
-def test_cdcgan_uses_09_01_targets_and_conditions_both_networks():
+def test_cdcgan_uses_09_0_targets_and_conditions_both_networks():
     model = tiny_model("cdcgan")
     images, labels = data(4)
     logits = capture_outputs(model.discriminator)
     losses = model.train_step(images.float() / 127.5 - 1, labels, 0.0)
     real, fake = logits[0], logits[1]
-    assert losses["loss_d"] == pytest.approx((bce(real, 0.9) + bce(fake, 0.1)).item(), rel=1e-5)
+    assert losses["loss_d"] == pytest.approx((bce(real, 0.9) + bce(fake, 0.0)).item(), rel=1e-5)
     z, x = torch.randn(1, 16), torch.rand(1, 3, 64, 64) * 2 - 1
     model.eval()
     assert not torch.equal(model.generator(z, torch.tensor([0])), model.generator(z, torch.tensor([1])))
@@ -46,9 +46,9 @@ def test_cdcgan_uses_09_01_targets_and_conditions_both_networks():
 
 
 def test_progan_schedule_fades_each_resolution_in_from_0_to_1():
-    cfg = tiny_model("progan").cfg  # resolution_epochs [1, 1, 1, 1, 2], fade 0.5: 6 epochs in all
-    assert cfg.epochs == 6
-    at = lambda epoch: progan.schedule(cfg, epoch / 6)  # noqa: E731
+    cfg = tiny_model("progan").cfg  # resolution_steps [3, 3, 3, 3, 6], fade 0.5: 18 steps in all
+    assert cfg.steps == 18
+    at = lambda step: progan.schedule(cfg, step / 6)  # noqa: E731  (in units of 3 steps)
     assert at(0.5) == (0, 1.0)
     assert [at(e) for e in (1.0, 1.25, 1.5, 1.9)] == [(1, 0.0), (1, 0.5), (1, 1.0), (1, 1.0)]
     assert [at(e) for e in (4.0, 4.5, 5.0, 5.99)] == [(4, 0.0), (4, 0.5), (4, 1.0), (4, 1.0)]
@@ -89,14 +89,15 @@ def test_progan_building_blocks():
 @pytest.mark.parametrize("variant", ["progan", "biggan"])
 def test_projection_discriminator_and_ema(variant):
     model = tiny_model(variant)
-    head = model.discriminator.head
+    head = model.discriminator.head.eval()  # eval: spectral norm reuses its vectors, so weights stay put
     h = torch.randn(2, head.embed.weight.shape[1])
     difference = head(h, torch.tensor([0, 0])) - head(h, torch.tensor([1, 1]))
     assert torch.allclose(difference, ((head.embed.weight[0] - head.embed.weight[1]) * h).sum(1), atol=1e-5)
+    head.train()
     before = [p.clone() for p in model.generator_ema.parameters()]
     images, labels = data(4)
     model.train_step(images.float() / 127.5 - 1, labels, 0.99)
-    model.update_ema()
+    model.update_ema(step=10**6)  # past the warm-up: the decay is cfg.ema
     for ema, old, new in zip(model.generator_ema.parameters(), before, model.generator.parameters()):
         assert torch.allclose(ema, 0.9 * old + 0.1 * new, atol=1e-6)
 
@@ -153,3 +154,32 @@ def test_biggan_augments_real_and_fake_for_d_and_conditions_every_block():
 def test_truncation_bounds_latents():
     z = latents(1000, 20, 0.5, torch.Generator().manual_seed(0))
     assert z.abs().max() <= 0.5 and z.std() < 0.35
+
+
+def test_ema_averages_batchnorm_statistics_and_copies_counters():
+    model = tiny_model("biggan")  # ema 0.9; G has BatchNorm buffers and spectral-norm vectors
+    before = {k: v.clone() for k, v in model.generator_ema.named_buffers()}
+    images, labels = data(4)
+    model.train_step(images.float() / 127.5 - 1, labels, 0.5)
+    model.update_ema(step=10**6)  # past the warm-up: the decay is cfg.ema
+    live = dict(model.generator.named_buffers())
+    for name, ema in model.generator_ema.named_buffers():
+        if ema.is_floating_point():
+            assert torch.allclose(ema, 0.9 * before[name] + 0.1 * live[name], atol=1e-6), name
+        else:
+            assert torch.equal(ema, live[name]), name
+    assert any(not torch.equal(before[n], live[n]) for n in before if "running_var" in n)
+
+
+def test_ema_warms_up_then_holds_its_decay():
+    model = tiny_model("biggan")  # ema 0.9
+    assert model.ema_decay(0) == pytest.approx(0.1) and model.ema_decay(20) == pytest.approx(21 / 30)
+    assert model.ema_decay(10**6) == 0.9
+
+
+def test_progan_keeps_only_a_full_resolution_generator(tmp_path):
+    model = tiny_model("progan", fid_every=2)  # resolution_steps [3, 3, 3, 3, 6]: 64 px at alpha 1 after step 16
+    images, labels = data()
+    result = train(model, images, labels, seed=0, checkpoint_path=tmp_path / "c.pt", fingerprint="f",
+                   evaluate=lambda step: float(step))  # the earliest (lowest resolution) scores best
+    assert result.best_step == 16 and model.sampler_is_final()

@@ -4,7 +4,7 @@ import importlib
 
 from doggan.errors import ParamError
 
-VARIANTS = ("dcgan", "cdcgan", "progan", "autoencoder", "biggan")
+VARIANTS = ("gan", "dcgan", "cdcgan", "progan", "autoencoder", "biggan")
 
 
 def variant_module(name):

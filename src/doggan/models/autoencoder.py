@@ -83,7 +83,7 @@ class Model(GANModel):
         return {"loss_rec": self.optimize("ae", self.reconstruction(self.generator.decoder(self.encoder(real)), real))}
 
     @torch.no_grad()
-    def finish(self, images, device):
+    def prepare_sampler(self, images, device):
         self.encoder.eval()
         codes = torch.cat([self.encoder(to_float(images[i : i + 256]).to(device)).flatten(1).float().cpu()
                            for i in range(0, len(images), 256)])

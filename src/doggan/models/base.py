@@ -20,7 +20,7 @@ class TrainConfig:
     beta2: float           = option(0.999, "Adam beta2", low=0.0, high=1.0)
     batch_size: int        = option(64, "images per step", low=1)
     nz: int                = option(128, "latent dimension", low=1)
-    epochs: int            = option(10, "passes over the crops", low=1)
+    steps: int             = option(1000, "optimisation steps (batch_size real images each)", low=1)
     lr_schedule: str       = option("constant", "constant, or cosine decay to 0 over the run", choices=("constant", "cosine"))
     flip: bool             = option(True, "random horizontal flips of real images")
     ema: float             = option(0.0, "EMA decay of G's weights for sampling (0: off)", low=0.0, high=1.0)
@@ -28,6 +28,8 @@ class TrainConfig:
     log_every: int         = option(10, "steps between logged losses", low=1)
     fid_every: int         = option(0, "steps between cheap FIDs on featnet features (0: only at the end)", low=0)
     fid_samples: int       = option(500, "images per cheap FID", low=2)
+    keep: str              = option("best", "generator to save: the one with the best cheap FID, or the last",
+                                    choices=("best", "last"))
     amp: bool              = option(True, "bf16 autocast when a CUDA GPU is present")
 
 
@@ -63,14 +65,29 @@ class GANModel(nn.Module):
         if self.cfg.ema > 0:
             self.generator_ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
 
+    def ema_decay(self, step):
+        """cfg.ema, warmed up as TensorFlow's ExponentialMovingAverage does with num_updates:
+        min(ema, (1 + step) / (10 + step)). Without it a short run samples from weights that are
+        still a quarter initialisation after 140 steps at 0.99."""
+        return min(self.cfg.ema, (1 + step) / (10 + step))
+
     @torch.no_grad()
-    def update_ema(self):
+    def update_ema(self, step):
+        """Average G's weights and its float buffers (BatchNorm statistics, spectral-norm vectors)
+        as BigGAN-PyTorch's utils.ema does: EMA weights with the live G's batch statistics sample
+        worse. Integer buffers (BatchNorm's counter, ProGAN's stage) are copied."""
         if self.generator_ema is None:
             return
+        decay = self.ema_decay(step)
         for p_ema, p in zip(self.generator_ema.parameters(), self.generator.parameters()):
-            p_ema.lerp_(p, 1.0 - self.cfg.ema)
+            p_ema.lerp_(p, 1.0 - decay)
         for b_ema, b in zip(self.generator_ema.buffers(), self.generator.buffers()):
-            b_ema.copy_(b)
+            b_ema.lerp_(b, 1.0 - decay) if b.is_floating_point() else b_ema.copy_(b)
+
+    def sampler_is_final(self):
+        """Whether the sampler draws what training aims at; only then may `keep: best` choose it
+        (a ProGAN still at 8 px scores well on colour alone). Default: always."""
+        return True
 
     def sampler(self):
         """The network used for sampling: the EMA generator when there is one."""
@@ -81,6 +98,7 @@ class GANModel(nn.Module):
         Returns a dict of scalar losses for logging."""
         raise NotImplementedError
 
-    def finish(self, images, device):
-        """Called once when training completes, before the generator is saved (e.g. the
-        autoencoder fits its code distribution); must be deterministic. Default: nothing."""
+    def prepare_sampler(self, images, device):
+        """Called before every cheap FID and when training ends, before the generator is saved
+        (the autoencoder fits its code distribution here); must be deterministic and leave the
+        training RNG alone. Default: nothing."""

@@ -22,8 +22,8 @@ from doggan.models.layers import ConditionalBatchNorm2d, ProjectionHead, SelfAtt
 from doggan.training.augment import POLICIES, diff_augment
 from doggan.training.losses import hinge_d_loss, hinge_g_loss
 
-G_MULTIPLIERS = (16, 8, 4, 2, 1)  # channels = ch x these at 4, 8, 16, 32, 64 px
-D_MULTIPLIERS = (1, 2, 4, 8, 16)  # at 32, 16, 8, 4 px after each down-block
+G_MULTIPLIERS = (16, 16, 8, 4, 2)  # channels = ch x these at 4, 8, 16, 32, 64 px (BigGAN-PyTorch's arch[64])
+D_MULTIPLIERS = (1, 2, 4, 8, 16)   # after each D block: at 32, 16, 8, 4 and 4 px (the last keeps 4x4)
 
 
 @dataclass(frozen=True)
@@ -90,16 +90,16 @@ class Generator(nn.Module):
 class DBlock(nn.Module):
     """Residual down-block: (ReLU)-conv-ReLU-conv-avgpool, plus a 1x1 avgpooled shortcut."""
 
-    def __init__(self, cin, cout, preactivation=True):
+    def __init__(self, cin, cout, preactivation=True, downsample=True):
         super().__init__()
         self.conv1, self.conv2 = sn_conv(cin, cout), sn_conv(cout, cout)
         self.shortcut = sn_conv(cin, cout, 1, 0)
         self.preactivation = preactivation
+        self.pool = (lambda x: F.avg_pool2d(x, 2)) if downsample else (lambda x: x)
 
     def forward(self, x):
         h = F.relu(x) if self.preactivation else x
-        h = F.avg_pool2d(self.conv2(F.relu(self.conv1(h))), 2)
-        return h + F.avg_pool2d(self.shortcut(x), 2)
+        return self.pool(self.conv2(F.relu(self.conv1(h)))) + self.pool(self.shortcut(x))
 
 
 class Discriminator(nn.Module):
@@ -107,7 +107,7 @@ class Discriminator(nn.Module):
         super().__init__()
         widths = [ch * m for m in D_MULTIPLIERS]
         self.blocks = nn.ModuleList([DBlock(3, widths[0], preactivation=False)]
-                                    + [DBlock(widths[i], widths[i + 1]) for i in range(4)])
+                                    + [DBlock(widths[i], widths[i + 1], downsample=i < 3) for i in range(4)])
         self.attention = SelfAttention(widths[0])  # after block 0: 32x32
         self.head = ProjectionHead(widths[-1], n_classes)
 
@@ -144,9 +144,17 @@ class Model(GANModel):
     def augment(self, x):
         return diff_augment(x, self.cfg.augment)
 
+    def fake_batch(self, n, device, grad):
+        """Fresh z and uniformly drawn breeds for every D and G step, as BigGAN-PyTorch samples them;
+        no graph through G for D's step (its `train_G=False`)."""
+        labels = torch.randint(0, self.n_classes, (n,), device=device)
+        with torch.set_grad_enabled(grad):
+            return self.generator(torch.randn(n, self.cfg.nz, device=device), labels), labels
+
     def train_step(self, real, labels, progress):
-        G, D = self.generator, self.discriminator
-        fake = G(torch.randn(real.shape[0], self.cfg.nz, device=real.device), labels)
-        loss_d = self.optimize("d", hinge_d_loss(D(self.augment(real), labels), D(self.augment(fake.detach()), labels)))
-        loss_g = self.optimize("g", hinge_g_loss(D(self.augment(fake), labels)))
+        D, n = self.discriminator, real.shape[0]
+        fake, fake_labels = self.fake_batch(n, real.device, grad=False)
+        loss_d = self.optimize("d", hinge_d_loss(D(self.augment(real), labels), D(self.augment(fake), fake_labels)))
+        fake, fake_labels = self.fake_batch(n, real.device, grad=True)
+        loss_g = self.optimize("g", hinge_g_loss(D(self.augment(fake), fake_labels)))
         return {"loss_d": loss_d, "loss_g": loss_g}

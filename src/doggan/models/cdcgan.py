@@ -1,8 +1,9 @@
 """Conditional DCGAN (the C-DCGAN seed, ported from Fashion-MNIST to 64x64 dogs).
 
 The breed enters G as a learned embedding joined to z, and D as an extra input channel: the
-embedding painted as a 64x64 map. D has dropout; BCE with two-sided smoothed targets, 0.9 for
-real and 0.1 for fake, as the seed did.
+embedding painted as a 64x64 map. D has dropout; BCE with the real target smoothed to 0.9. The
+seed also smoothed the fake target to 0.1, which removes D's push on samples far from the data
+(Salimans et al. 2016, section 3.4): it is 0 here by default (`fake_target`).
 """
 
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from torch import nn
 from doggan.config import option
 from doggan.models import dcgan
 from doggan.models.base import GANModel, TrainConfig
+from doggan.models.layers import minibatch_stddev
 from doggan.training.losses import bce_d_loss, bce_g_loss
 
 
@@ -22,8 +24,11 @@ class Config(TrainConfig):
     ndf: int            = option(64, "discriminator width", low=4)
     embed: int          = option(50, "size of G's breed embedding", low=1)
     d_dropout: float    = option(0.3, "dropout after each of D's blocks", low=0.0, high=0.95)
+    minibatch_std: bool = option(True, "minibatch stddev before D's last layer (ProGAN's), so a G that ignores z "
+                                 "within a breed is caught")
     real_target: float  = option(0.9, "BCE target for real images", low=0.5, high=1.0)
-    fake_target: float  = option(0.1, "BCE target for generated images", low=0.0, high=0.5)
+    fake_target: float  = option(0.0, "BCE target for generated images (the seed's 0.1 lets bad samples off: "
+                                 "Salimans et al. 2016, 3.4)", low=0.0, high=0.5)
 
 
 class Generator(nn.Module):
@@ -41,9 +46,9 @@ class Generator(nn.Module):
 class Discriminator(nn.Module):
     """(image, breed) -> logit; the breed is a fourth input channel."""
 
-    def __init__(self, ndf, dropout, n_classes, size=64):
+    def __init__(self, ndf, dropout, n_classes, size=64, minibatch_std=True):
         super().__init__()
-        self.size = size
+        self.size, self.minibatch_std = size, minibatch_std
         self.label_map = nn.Embedding(n_classes, size * size)
 
         def down(cin, cout, bn=True):
@@ -51,11 +56,13 @@ class Discriminator(nn.Module):
                     nn.LeakyReLU(0.2, True), nn.Dropout(dropout)]
 
         self.net = nn.Sequential(*down(4, ndf, bn=False), *down(ndf, ndf * 2), *down(ndf * 2, ndf * 4),
-                                 *down(ndf * 4, ndf * 8), nn.Conv2d(ndf * 8, 1, 4, 1, 0))
+                                 *down(ndf * 4, ndf * 8))
+        self.out = nn.Conv2d(ndf * 8 + minibatch_std, 1, 4, 1, 0)
 
     def forward(self, x, labels):
         label_channel = self.label_map(labels).view(-1, 1, self.size, self.size)
-        return self.net(torch.cat([x, label_channel], 1)).flatten()
+        h = self.net(torch.cat([x, label_channel], 1))
+        return self.out(minibatch_stddev(h) if self.minibatch_std else h).flatten()
 
 
 def build_generator(cfg, n_classes):
@@ -68,7 +75,7 @@ class Model(GANModel):
     def __init__(self, cfg, n_classes):
         super().__init__(cfg, n_classes)
         self.generator = build_generator(cfg, n_classes)
-        self.discriminator = Discriminator(cfg.ndf, cfg.d_dropout, n_classes)
+        self.discriminator = Discriminator(cfg.ndf, cfg.d_dropout, n_classes, minibatch_std=cfg.minibatch_std)
         self.apply(dcgan.truncated_normal_init)
         self.setup_ema()
         self.optimizers = self.adam_for_g_and_d()

@@ -21,10 +21,12 @@ from doggan.training.losses import bce_d_loss, bce_g_loss
 class Config(TrainConfig):
     ngf: int               = option(64, "generator width", low=4)
     ndf: int               = option(64, "discriminator width", low=4)
-    g_dropout: float       = option(0.5, "dropout after G's first two blocks (the original's)", low=0.0, high=0.95)
+    g_dropout: float       = option(0.0, "dropout after G's first two blocks (the original's 0.5; it feeds BatchNorm, "
+                                    "so eval-mode samples get the wrong variance: off by default)", low=0.0, high=0.95)
     label_smoothing: float = option(0.1, "real target is 1 - this (one-sided smoothing)", low=0.0, high=0.5)
     instance_noise: float  = option(0.1, "std of noise on D's inputs at step 0, decayed linearly to 0", low=0.0)
     spectral_norm: bool    = option(True, "spectral norm on D's convolutions")
+    d_batchnorm: bool      = option(False, "BatchNorm after D's inner convolutions, as pytorch/examples' DCGAN")
 
 
 def truncated_normal_init(module, std=0.02):
@@ -64,15 +66,16 @@ class Generator(nn.Module):
 class Discriminator(nn.Module):
     """image (N, 3, 64, 64) -> logit (N,)."""
 
-    def __init__(self, ndf, use_sn):
+    def __init__(self, ndf, use_sn, batchnorm=False):
         super().__init__()
         sn = spectral_norm if use_sn else (lambda m: m)
 
-        def down(cin, cout):
-            return [sn(nn.Conv2d(cin, cout, 4, 2, 1)), nn.LeakyReLU(0.2, True)]
+        def down(cin, cout, bn=batchnorm):
+            return [sn(nn.Conv2d(cin, cout, 4, 2, 1, bias=not bn)), *([nn.BatchNorm2d(cout)] if bn else []),
+                    nn.LeakyReLU(0.2, True)]
 
         self.net = nn.Sequential(
-            *down(3, ndf), *down(ndf, ndf * 2), *down(ndf * 2, ndf * 4), *down(ndf * 4, ndf * 8),  # 4x4
+            *down(3, ndf, bn=False), *down(ndf, ndf * 2), *down(ndf * 2, ndf * 4), *down(ndf * 4, ndf * 8),  # 4x4
             sn(nn.Conv2d(ndf * 8, 1, 4, 1, 0)),
         )
 
@@ -88,7 +91,7 @@ class Model(GANModel):
     def __init__(self, cfg, n_classes):
         super().__init__(cfg, n_classes)
         self.generator = build_generator(cfg, n_classes)
-        self.discriminator = Discriminator(cfg.ndf, cfg.spectral_norm)
+        self.discriminator = Discriminator(cfg.ndf, cfg.spectral_norm, cfg.d_batchnorm)
         self.apply(truncated_normal_init)
         self.setup_ema()
         self.optimizers = self.adam_for_g_and_d()

@@ -1,4 +1,4 @@
-"""Building blocks shared by the conditional variants (progan, biggan)."""
+"""Building blocks shared by the conditional variants (cdcgan, progan, biggan)."""
 
 import torch
 from torch import nn
@@ -55,3 +55,14 @@ class SelfAttention(nn.Module):
         attention = torch.softmax(theta.transpose(1, 2) @ phi, dim=-1)  # (n, hw, hw/4)
         o = (g @ attention.transpose(1, 2)).view(n, -1, h, w)
         return x + self.gamma * self.out(o)
+
+
+def minibatch_stddev(x, group=4):
+    """Append the mean over features of the std over a group of samples: lets D see diversity."""
+    n, c, h, w = x.shape
+    g = min(group, n)
+    while n % g:
+        g -= 1
+    y = x.view(g, -1, c, h, w)
+    std = (y.var(0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (n / g,)
+    return torch.cat([x, std.repeat(g)[:, None, None, None].expand(n, 1, h, w)], 1)

@@ -2,10 +2,15 @@
 learning rate, pixel norm, minibatch stddev, a projection discriminator, hinge loss and an EMA
 of G.
 
-Each resolution trains `resolution_epochs[i]` epochs; a new resolution's first `fade` fraction
+Each resolution trains `resolution_steps[i]` steps; a new resolution's first `fade` fraction
 blends it in, alpha rising linearly from 0 to 1 (the original computed alpha with integer
 division, so it stayed 0 and every new block was switched on abruptly). Real images are shown
-to D at the current resolution, blended the same way.
+to D at the current resolution, blended the same way. A step at 8 px costs a few percent of
+one at 64 px, so the demo spends most of its images at low resolution.
+
+The paper's D is held by WGAN-GP and a drift term; here hinge loss with a projection head, the
+drift term `drift * D(real)^2` and optionally R1. The projection embedding starts at the scale of
+the head's linear term (torch's N(0, 1) rows made the class term 20x the rest of D's output).
 """
 
 import math
@@ -18,8 +23,8 @@ from torch import nn
 from doggan.config import option
 from doggan.errors import ParamError
 from doggan.models.base import GANModel, TrainConfig
-from doggan.models.layers import ProjectionHead
-from doggan.training.losses import hinge_d_loss, hinge_g_loss
+from doggan.models.layers import ProjectionHead, minibatch_stddev
+from doggan.training.losses import hinge_d_loss, hinge_g_loss, r1_penalty
 
 RESOLUTIONS = (4, 8, 16, 32, 64)
 
@@ -28,27 +33,29 @@ RESOLUTIONS = (4, 8, 16, 32, 64)
 class Config(TrainConfig):
     channels: int                = option(128, "channels up to 16x16 (halved at 32, quartered at 64)", low=8)
     embed: int                   = option(32, "size of G's breed embedding (joined to z)", low=1)
-    resolution_epochs: list[int] = option([2, 4, 6, 8, 10], "epochs at 4, 8, 16, 32 and 64 px; their sum replaces "
-                                          "model.epochs", low=1)
-    fade: float                  = option(0.5, "fraction of each new resolution's epochs spent fading it in",
-                                          low=0.0, high=1.0)
+    resolution_steps: list[int] = option([200, 400, 600, 800, 1000], "steps at 4, 8, 16, 32 and 64 px; their sum "
+                                         "replaces model.steps", low=1)
+    fade: float                 = option(0.5, "fraction of each new resolution's steps spent fading it in",
+                                         low=0.0, high=1.0)
+    drift: float                = option(0.001, "weight of D(real)^2 in D's loss (the paper's epsilon_drift)", low=0.0)
+    r1: float                   = option(0.0, "weight of the R1 penalty (gamma / 2) on D's gradient at real images", low=0.0)
 
     def __post_init__(self):
-        if len(self.resolution_epochs) != len(RESOLUTIONS):
-            raise ParamError(f"resolution_epochs: expected 5 numbers (for {RESOLUTIONS} px), got {self.resolution_epochs}")
-        object.__setattr__(self, "epochs", sum(self.resolution_epochs))
+        if len(self.resolution_steps) != len(RESOLUTIONS):
+            raise ParamError(f"resolution_steps: expected 5 numbers (for {RESOLUTIONS} px), got {self.resolution_steps}")
+        object.__setattr__(self, "steps", sum(self.resolution_steps))
 
 
 def schedule(cfg, progress):
     """(stage, alpha) at `progress` in [0, 1]: stage indexes RESOLUTIONS, alpha the fade-in of it."""
-    epoch = progress * sum(cfg.resolution_epochs)
+    step = progress * sum(cfg.resolution_steps)
     start = 0.0
-    for stage, epochs in enumerate(cfg.resolution_epochs):
-        if epoch < start + epochs or stage == len(RESOLUTIONS) - 1:
+    for stage, steps in enumerate(cfg.resolution_steps):
+        if step < start + steps or stage == len(RESOLUTIONS) - 1:
             if stage == 0 or cfg.fade == 0:
                 return stage, 1.0
-            return stage, min(1.0, (epoch - start) / (cfg.fade * epochs))
-        start += epochs
+            return stage, min(1.0, (step - start) / (cfg.fade * steps))
+        start += steps
 
 
 class EqualizedConv2d(nn.Module):
@@ -127,17 +134,6 @@ class Generator(nn.Module):
         return F.interpolate(x, size=RESOLUTIONS[-1], mode="nearest") if x.shape[-1] != RESOLUTIONS[-1] else x
 
 
-def minibatch_stddev(x, group=4):
-    """Append the mean over features of the std over a group of samples: lets D see diversity."""
-    n, c, h, w = x.shape
-    g = min(group, n)
-    while n % g:
-        g -= 1
-    y = x.view(g, -1, c, h, w)
-    std = (y.var(0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (n / g,)
-    return torch.cat([x, std.repeat(g)[:, None, None, None].expand(n, 1, h, w)], 1)
-
-
 class Discriminator(nn.Module):
     """(image at any stage's resolution, breed) -> logit, with a projection head."""
 
@@ -150,6 +146,7 @@ class Discriminator(nn.Module):
             + [nn.ModuleList([EqualizedConv2d(w[i], w[i], 3, 1), EqualizedConv2d(w[i], w[i - 1], 3, 1)])
                for i in range(1, len(RESOLUTIONS))])
         self.head = ProjectionHead(w[0], n_classes, sn=False)
+        nn.init.normal_(self.head.embed.weight, 0.0, w[0] ** -0.5)  # the class term on the scale of linear(h)
 
     def block(self, i, x):
         if i == 0:
@@ -193,6 +190,10 @@ class Model(GANModel):
         self.setup_ema()
         self.optimizers = self.adam_for_g_and_d()
 
+    def sampler_is_final(self):
+        G = self.sampler()
+        return int(G.stage) == len(RESOLUTIONS) - 1 and float(G.alpha) == 1.0
+
     def train_step(self, real, labels, progress):
         G, D = self.generator, self.discriminator
         stage, alpha = schedule(self.cfg, progress)
@@ -202,6 +203,11 @@ class Model(GANModel):
         real = resize_real(real, stage, alpha)
         fake = G.synthesize(torch.randn(real.shape[0], self.cfg.nz, device=real.device), labels)
 
-        loss_d = self.optimize("d", hinge_d_loss(D(real, labels, alpha), D(fake.detach(), labels, alpha)))
+        real.requires_grad_(self.cfg.r1 > 0)
+        real_logits = D(real, labels, alpha)
+        penalty = self.cfg.drift * real_logits.pow(2).mean()
+        if self.cfg.r1 > 0:
+            penalty = penalty + self.cfg.r1 * r1_penalty(real_logits, real)
+        loss_d = self.optimize("d", hinge_d_loss(real_logits, D(fake.detach(), labels, alpha)) + penalty)
         loss_g = self.optimize("g", hinge_g_loss(D(fake, labels, alpha)))
         return {"loss_d": loss_d, "loss_g": loss_g, "resolution": RESOLUTIONS[stage], "alpha": alpha}

@@ -37,8 +37,16 @@ def collect(reports):
         metrics, train = _read_json(path), _read_json(reports / "train" / variant / "metrics.json")
         rows.append({"variant": variant, "fid": metrics.get("fid"), "distance": metrics.get("distance"),
                      "mifid": metrics.get("mifid"), "network": metrics.get("network"), "n": metrics.get("n"),
-                     "train_seconds": train.get("train_seconds"), "images_per_second": train.get("images_per_second")})
+                     "train_seconds": train.get("train_seconds"), "images_per_second": train.get("images_per_second"),
+                     "kept_step": train.get("kept_step"), "kept_fid": train.get("kept_fid_breednet")})
     return pd.DataFrame(rows)
+
+
+def _kept(step, fid):
+    """'1200 (45.3)': the step whose generator train kept, and its cheap FID."""
+    if step is None or step != step:
+        return "–"
+    return f"{int(step)} ({_fmt(fid)})" if fid is not None and fid == fid else str(int(step))
 
 
 def _runs(reports):
@@ -137,11 +145,12 @@ def render(reports, params_path="params.yaml"):
     variants = list(table["variant"]) if len(table) else []
     params_text = Path(params_path).read_text() if Path(params_path).is_file() else "(params.yaml not found)"
 
-    header = ["variant", "feature network", "FID", "memorization distance", "MiFID", "training (s)", "images/s"]
+    header = ["variant", "feature network", "FID", "memorization distance", "MiFID", "training (s)", "images/s",
+              "kept step (cheap FID)"]
     body = [[r.variant, r.network, _fmt(r.fid), _fmt(r.distance, 4), _fmt(r.mifid), _fmt(r.train_seconds, 0),
-             _fmt(r.images_per_second, 0)] for r in table.itertuples()]
+             _fmt(r.images_per_second, 0), _kept(r.kept_step, r.kept_fid)] for r in table.itertuples()]
     body += [[label, sanity.get("network", "–"), _fmt(sanity[k]["fid"]), _fmt(sanity[k]["distance"], 4),
-              _fmt(sanity[k]["mifid"]), "", ""] for k, label in SANITY.items() if k in sanity]
+              _fmt(sanity[k]["mifid"]), "", "", ""] for k, label in SANITY.items() if k in sanity]
     counts = {k: quality.get(k) for k in ("annotation_files", "photos", "objects", "crops", "breeds", "boxes_clipped_to_photo")}
     skipped = quality.get("skipped_by_reason", {})
     eps_note = ""

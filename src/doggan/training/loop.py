@@ -4,10 +4,17 @@ Resumable and exact: the data order of an epoch is a function of (seed, epoch), 
 checkpoint holds the networks, optimisers, EMA, step and the torch RNG state, so a run killed
 at any point and started again ends with the same generator bytes as an uninterrupted run
 (on CPU). A checkpoint is only resumed when its fingerprint (variant, params, seed, data) matches.
+
+Training length is counted in steps (images shown = steps x batch size), never in epochs, so a
+budget means the same on 900 demo crops and on 22,000 real ones. With `keep: best` the run ends
+with the sampler (the EMA generator where there is one) of its best cheap FID, as the
+conditional-DCGAN solution kept its best epoch; that choice is part of the checkpoint too.
 """
 
+import copy
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -28,66 +35,100 @@ def steps_per_epoch(n_images, batch_size):
     return max(1, n_images // batch_size)
 
 
-def save_checkpoint(path, model, step, fingerprint, train_seconds):
+@dataclass
+class Best:
+    """The best cheap FID seen so far, its step and the sampler's weights then."""
+
+    fid: float = math.inf
+    step: int = 0
+    state: dict | None = None
+
+    def offer(self, step, fid, sampler):
+        if fid < self.fid:  # a NaN FID never wins
+            self.fid, self.step, self.state = fid, step, copy.deepcopy(sampler.state_dict())
+
+
+@dataclass
+class Result:
+    seconds: float       # training time, including that of earlier interrupted runs
+    best_step: int       # the step whose sampler was kept (the last step with keep: last)
+    best_fid: float      # its cheap FID (nan when none was computed)
+
+
+def save_checkpoint(path, model, step, fingerprint, train_seconds, best):
     payload = {
         "fingerprint": fingerprint,
         "step": step,
         "train_seconds": train_seconds,
         "model": model.state_dict(),
         "optimizers": {name: opt.state_dict() for name, opt in model.optimizers.items()},
+        "best": {"fid": best.fid, "step": best.step, "state": best.state},
         "rng_cpu": torch.get_rng_state(),
         "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
     }
     save_torch(payload, path)
 
 
-def checkpoint_step(path, fingerprint):
-    """The step a valid checkpoint of this run holds (0 if none or from another run)."""
+def read_checkpoint(path, fingerprint):
+    """The checkpoint's payload if it was written by this exact run, else None."""
     path = Path(path)
     if not path.is_file():
-        return 0
+        return None
     payload = torch.load(path, map_location="cpu", weights_only=True)
-    return payload["step"] if payload.get("fingerprint") == fingerprint else 0
+    return payload if payload.get("fingerprint") == fingerprint else None  # params or data changed: start over
+
+
+def checkpoint_step(path, fingerprint):
+    """The step a valid checkpoint of this run holds (0 if none or from another run)."""
+    payload = read_checkpoint(path, fingerprint)
+    return payload["step"] if payload else 0
 
 
 def load_checkpoint(path, model, fingerprint):
-    """Restore `model` from `path` if it was written by this exact run; returns (step, seconds)."""
-    path = Path(path)
-    if not path.is_file():
-        return 0, 0.0
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    if payload.get("fingerprint") != fingerprint:
-        return 0, 0.0  # params or data changed: start over
+    """Restore `model` from `path` if it was written by this exact run; returns (step, seconds, best)."""
+    payload = read_checkpoint(path, fingerprint)
+    if payload is None:
+        return 0, 0.0, Best()
     model.load_state_dict(payload["model"])
     for name, opt in model.optimizers.items():
         opt.load_state_dict(payload["optimizers"][name])
     torch.set_rng_state(payload["rng_cpu"])
     if payload["rng_cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(payload["rng_cuda"])
-    return payload["step"], payload["train_seconds"]
+    return payload["step"], payload["train_seconds"], Best(**payload["best"])
 
 
-def train(model, images, labels, *, seed, checkpoint_path, fingerprint, device="cpu", on_log=None, on_eval=None,
+def train(model, images, labels, *, seed, checkpoint_path, fingerprint, device="cpu", on_log=None, evaluate=None,
           stop_after=None):
-    """Train `model` (a GANModel) on uint8 images (N, 3, H, W) with int labels.
+    """Train `model` (a GANModel) on uint8 images (N, 3, H, W) with int labels for cfg.steps steps.
 
     on_log(step, metrics): called every cfg.log_every steps with losses and lr.
-    on_eval(step): called every cfg.fid_every steps and at the end (e.g. cheap FID).
+    evaluate(step) -> float: the cheap FID of model.sampler() (lower is better), called every
+        cfg.fid_every steps and at the end; with cfg.keep "best" the best one's sampler is kept.
     stop_after: stop (with a checkpoint) after this many steps in total; for tests of resume.
-    Returns the total training seconds, including those of earlier interrupted runs.
     """
     cfg = model.cfg
     n = len(images)
-    per_epoch = steps_per_epoch(n, cfg.batch_size)
-    total = cfg.epochs * per_epoch
+    per_epoch, total = steps_per_epoch(n, cfg.batch_size), cfg.steps
     torch.manual_seed(seed)  # anything the variant draws at build time was drawn before this call
-    start, seconds = load_checkpoint(checkpoint_path, model, fingerprint)
+    start, seconds, best = load_checkpoint(checkpoint_path, model, fingerprint)
     device = torch.device(device)
     model.to(device).train()
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda")
     bar = tqdm(total=total, initial=start, desc=type(model).__module__.rsplit(".", 1)[-1], unit="step")
     order, began = None, time.perf_counter()
     end = total if stop_after is None else min(total, stop_after)
+
+    def checkpoint(step):
+        save_checkpoint(checkpoint_path, model, step, fingerprint, seconds + time.perf_counter() - began, best)
+
+    def sample_and_score(step):
+        model.prepare_sampler(images, device)
+        if evaluate:
+            fid = evaluate(step)
+            if model.sampler_is_final():
+                best.offer(step, fid, model.sampler())
+
     for step in range(start, end):
         epoch, i = divmod(step, per_epoch)
         if order is None or i == 0:
@@ -104,19 +145,20 @@ def train(model, images, labels, *, seed, checkpoint_path, fingerprint, device="
         lr = cfg.lr * factor
         with autocast:
             losses = model.train_step(real, labels[idx].to(device), progress)
-        model.update_ema()
+        model.update_ema(step)
         bar.update()
         done = step + 1
         if on_log and (done % cfg.log_every == 0 or done == total):
             on_log(done, {**losses, "lr": lr})
             bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()})
-        if on_eval and cfg.fid_every and done % cfg.fid_every == 0 and done != total:
-            on_eval(done)
+        if (cfg.fid_every and done % cfg.fid_every == 0) or done == total:
+            sample_and_score(done)
         if done % cfg.checkpoint_every == 0 or done == end:
-            save_checkpoint(checkpoint_path, model, done, fingerprint, seconds + time.perf_counter() - began)
+            checkpoint(done)
     bar.close()
-    if end == total:
-        model.finish(images, device)
-        if on_eval:
-            on_eval(total)
-    return seconds + time.perf_counter() - began
+    if end < total:
+        return Result(seconds + time.perf_counter() - began, end, math.nan)
+    if cfg.keep == "best" and best.state is not None:
+        model.sampler().load_state_dict(best.state)
+        return Result(seconds + time.perf_counter() - began, best.step, best.fid)
+    return Result(seconds + time.perf_counter() - began, total, best.fid if best.step == total else math.nan)

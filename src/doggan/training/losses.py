@@ -22,3 +22,10 @@ def hinge_d_loss(real_logits, fake_logits):
 
 def hinge_g_loss(fake_logits):
     return -fake_logits.mean()
+
+
+def r1_penalty(real_logits, real):
+    """R1 (Mescheder et al. 2018): the mean squared norm of D's gradient at the real images; keeps D
+    smooth where the data is. `real` must have requires_grad set before D saw it."""
+    (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
+    return grad.pow(2).flatten(1).sum(1).mean()
