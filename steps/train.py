@@ -52,6 +52,9 @@ def main():
     checkpoint = Path(args.out).with_name("checkpoint.pt")
     print_ = fingerprint(args.variant, cfg, seed, args.crops)
     resumed = checkpoint_step(checkpoint, print_)
+    if resumed >= cfg.steps:  # finished, so the stage reran for a param this variant does not read:
+        checkpoint.unlink()  # train again (same bytes) rather than leave DVCLive's logs empty
+        resumed = 0
     monitor = CheapFID(BreedNetFeatures(load_breednet(args.featnet, device)), images, labels, cfg.fid_samples, device)
     with Live(args.live, resume=resumed > 0, dvcyaml=None, save_dvc_exp=False, report=None) as live:
 

@@ -28,6 +28,7 @@ def tiny_params(params):
         variant.update({k: v for k, v in tiny.items() if k in variant})
         variant.pop("steps", None)
     params["variants"]["biggan"]["nz"] = 20
+    params["variants"]["dcgan"].pop("lr")  # one variant inherits model.lr, one sets its own (biggan)
     params["generate"].update(n_images=40, batch_size=20)
     params["metric"]["batch_size"] = 50
     return params

@@ -183,3 +183,16 @@ def test_progan_keeps_only_a_full_resolution_generator(tmp_path):
     result = train(model, images, labels, seed=0, checkpoint_path=tmp_path / "c.pt", fingerprint="f",
                    evaluate=lambda step: float(step))  # the earliest (lowest resolution) scores best
     assert result.best_step == 16 and model.sampler_is_final()
+
+
+def test_biggan_follows_the_reference_layout_at_64px():
+    """BigGAN-PyTorch arch[64]: G channels ch x (16, 16, 8, 4, 2) at 4..64 px; D downsamples 4 times
+    and keeps its last block at 4x4 (one block too many left a 2x2 map of mostly padding)."""
+    model = tiny_model("biggan")  # g_ch = d_ch = 4
+    G, D = model.generator, model.discriminator
+    assert [b.conv2.out_channels for b in G.blocks] == [4 * 16, 4 * 8, 4 * 4, 4 * 2]
+    sizes, x = [], torch.zeros(2, 3, 64, 64)
+    for block in D.blocks:
+        x = block(x)
+        sizes.append(x.shape[-1])
+    assert sizes == [32, 16, 8, 4, 4]
