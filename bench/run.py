@@ -151,19 +151,18 @@ def scaled_to(module, cfg, seconds, images, labels, n_classes):
 
 
 class Clock:
-    """Training time so far: wall time minus the time spent in evaluations."""
+    """Training seconds: wall time since the start, less the time spent evaluating."""
 
     def __init__(self):
         self.began, self.paused = time.perf_counter(), 0.0
 
     def timed_eval(self, fn):
+        """(training seconds when `fn` was called, fn()); fn's own time is not counted."""
         started = time.perf_counter()
+        at = started - self.began - self.paused
         value = fn()
         self.paused += time.perf_counter() - started
-        return started - self.began - self.paused + (time.perf_counter() - started), value
-
-    def training_seconds(self):
-        return time.perf_counter() - self.began - self.paused
+        return at, value
 
 
 def bench_compare(args):
@@ -198,7 +197,7 @@ def bench_compare(args):
     for name in names:
         for seed in args.seeds:
             torch.manual_seed(seed)
-            clock, curve = Clock(), []
+            curve = []
             if name == "plain dcgan":
                 model = PlainDCGAN(seed)
                 _, steps = model.train(images, budget, eval_every=budget / 8,
