@@ -28,7 +28,7 @@ class GenerateConfig:
     class_sampling: str = option("uniform", "breeds for conditional variants: uniform, or empirical (training frequencies)",
                                  choices=("uniform", "empirical"))
     truncation: float = option(0.0, "resample |z| above this (0: plain normal)", low=0.0)
-    batch_size: int = option(500, "images per forward pass", low=1)
+    batch_size: int = option(100, "images per forward pass", low=1)
     seed: int = option(0, "seed of the latent draws", low=0)
 
 

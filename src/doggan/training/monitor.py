@@ -25,7 +25,7 @@ class CheapFID:
         sampler.eval()
         z = torch.randn(self.n, model.cfg.nz, generator=torch.Generator().manual_seed(self.seed)).to(self.device)
         y = self.labels.to(self.device)
-        images = torch.cat([sampler(z[i : i + 250], y[i : i + 250]) for i in range(0, self.n, 250)])
+        images = torch.cat([sampler(z[i : i + 100], y[i : i + 100]) for i in range(0, self.n, 100)])
         sampler.train(was_training)
         features = self.net(images.float()).float().cpu().numpy()
         return frechet_distance(*statistics(features), *self.real_stats)
