@@ -1,7 +1,6 @@
 """The report renders every part from pipeline-shaped inputs; headless Chromium shows a real page."""
 
 import json
-import shutil
 import subprocess
 
 import numpy as np
@@ -12,6 +11,8 @@ from PIL import Image
 from doggan.metrics.features import extract_features
 from doggan.metrics.sanity import sanity_scores
 from doggan.report.build import render
+
+from conftest import headless_chromium
 
 
 def write(path, text):
@@ -62,15 +63,12 @@ def test_report_has_every_part(tmp_path):
         assert f"src='{src}'" in page and (reports / src).is_file(), src
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium (Debian package chromium) is not installed")
 def test_report_renders_in_headless_chromium(tmp_path):
+    chromium = headless_chromium()
     reports = fake_reports(tmp_path)
     render(reports, tmp_path / "params.yaml")
     shot = tmp_path / "shot.png"
-    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
                     f"--screenshot={shot}", "--window-size=1200,1600", (reports / "index.html").as_uri()],
                    check=True, capture_output=True, timeout=120)
     pixels = np.asarray(Image.open(shot).convert("RGB")).astype(float)
