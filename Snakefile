@@ -2,6 +2,10 @@
 # (tests/test_drivers.py holds them equal). `snakemake --cores 4 report` builds everything.
 from pathlib import Path
 
+import yaml
+
+from doggan.imports import closure, model_code, variant_file
+
 configfile: "params.yaml"
 
 VARIANTS = list(config["variants"])
@@ -13,8 +17,25 @@ REFERENCE = f"data/interim/reference_{config['metric']['network']}.npz"
 TORCH_THREADS = 2
 
 
+def params_file():
+    """The params the steps read: params.yaml, or, when `--config` changed any value, the merged
+    config written beside Snakemake's own state (so `--config model='{lr: 1.0e-3}'`
+    reaches the step, and P() below reruns what it touches)."""
+    if config == yaml.safe_load(Path("params.yaml").read_text()):
+        return "params.yaml"
+    path = Path(".snakemake/params.yaml")
+    path.parent.mkdir(exist_ok=True)
+    text = yaml.safe_dump(config, sort_keys=False)
+    if not path.is_file() or path.read_text() != text:
+        path.write_text(text)
+    return str(path)
+
+
+PARAMS = params_file()
+
+
 def P(*keys):
-    """Values of params.yaml keys a rule reads: declared, so a changed value reruns the rule."""
+    """Values of params keys a rule reads: declared, so a changed value reruns the rule."""
     def value(key):
         node = config
         for part in key.split("."):
@@ -23,96 +44,99 @@ def P(*keys):
     return {key: value(key) for key in keys}
 
 
-def SRC(path):
-    """The python files of a source folder (DVC tracks the folder itself)."""
-    return sorted(str(p) for p in Path(path).rglob("*.py"))
+def SOURCES(step, variant=None):
+    """The step and the project modules it imports, directly or not (doggan.imports); train and
+    generate also depend on the model code and their variant's module, as dvc.yaml says."""
+    sources = [f"steps/{step}.py", *closure(f"steps/{step}.py")]
+    if variant is not None:
+        sources = sorted(set(sources) | set(model_code(VARIANTS)) | {variant_file(variant)})
+    return sources
+
+
+def FOLDER(path):
+    """Every file of a source folder (dvc.yaml names the folder): the report's templates too."""
+    return sorted(str(p) for p in Path(path).rglob("*") if p.is_file() and "__pycache__" not in p.parts)
 
 
 rule report:
     input:
-        "steps/report.py", SRC("src/doggan/report"),
+        SOURCES("report"), FOLDER("src/doggan/report"),
         expand("reports/metrics/{variant}.json", variant=VARIANTS),
-        expand("reports/train/{variant}/metrics.json", variant=VARIANTS),
-        expand("reports/train/{variant}/plots", variant=VARIANTS),
+        expand("reports/train/{variant}/{name}", variant=VARIANTS, name=["metrics.json", "params.yaml", "plots"]),
         expand("reports/figures/{variant}_{kind}.png", variant=VARIANTS, kind=["samples", "breeds"]),
         expand("reports/generate/{variant}.json", variant=VARIANTS),
         "reports/figures/crops.png", "reports/sanity.json", "reports/data_quality.json", "reports/featnet.json",
     output: "reports/index.html", "reports/README.md", "reports/losses.png", "reports/comparison.png"
-    params: settings={"params.yaml": config}
-    shell: "python steps/report.py --reports reports"
+    params: settings={"params.yaml": config}, file=PARAMS, reports="reports"
+    shell: "python steps/report.py --params {params.file} --reports {params.reports}"
 
 
 rule demo_data:
-    input: "steps/demo_data.py", "src/doggan/data/demo.py"
-    output: directory("data/raw/demo/all-dogs"), directory("data/raw/demo/Annotation")
-    params: settings=P("demo")
-    shell: "python steps/demo_data.py --out data/raw/demo"
+    input: SOURCES("demo_data")
+    output: images=directory("data/raw/demo/all-dogs"), annotations=directory("data/raw/demo/Annotation")
+    params: settings=P("demo"), file=PARAMS, out="data/raw/demo"
+    shell: "python steps/demo_data.py --params {params.file} --out {params.out}"
 
 
 rule parse:
-    input:
-        "steps/parse.py", "src/doggan/data/annotations.py", "src/doggan/data/sources.py",
-        images=IMAGES, annotations=ANNOTATIONS,
-    output: "data/interim/annotations.csv", "data/interim/parse_quality.json"
-    params: settings=P("data.strict")
-    shell: "python steps/parse.py --images {input.images} --annotations {input.annotations} --out data/interim/annotations.csv --quality data/interim/parse_quality.json"
+    input: SOURCES("parse"), images=IMAGES, annotations=ANNOTATIONS
+    output: boxes="data/interim/annotations.csv", quality="data/interim/parse_quality.json"
+    params: settings=P("data.strict"), file=PARAMS
+    shell: "python steps/parse.py --params {params.file} --images {input.images} --annotations {input.annotations} --out {output.boxes} --quality {output.quality}"
 
 
 rule crop:
-    input:
-        "steps/crop.py", "src/doggan/data/crops.py",
-        "data/interim/annotations.csv", "data/interim/parse_quality.json", images=IMAGES,
+    input: SOURCES("crop"), images=IMAGES, boxes=rules.parse.output.boxes, parse_quality=rules.parse.output.quality
     output:
-        "data/interim/crops.npy", "data/interim/crops.csv", "reports/data_quality.json", "reports/figures/crops.png"
-    params: settings=P("crop", "data.strict")
+        crops="data/interim/crops.npy", table="data/interim/crops.csv", quality="reports/data_quality.json",
+        figure="reports/figures/crops.png",
+    params: settings=P("crop", "data.strict"), file=PARAMS
     threads: config["crop"]["workers"] or workflow.cores
-    shell: "python steps/crop.py --images {input.images} --boxes data/interim/annotations.csv --parse-quality data/interim/parse_quality.json --crops data/interim/crops.npy --table data/interim/crops.csv --quality reports/data_quality.json --figure reports/figures/crops.png"
+    shell: "python steps/crop.py --params {params.file} --images {input.images} --boxes {input.boxes} --parse-quality {input.parse_quality} --crops {output.crops} --table {output.table} --quality {output.quality} --figure {output.figure}"
 
 
 rule featnet:
-    input: "steps/featnet.py", "src/doggan/metrics/breednet.py", "data/interim/crops.npy", "data/interim/crops.csv"
-    output: "models/featnet.pt", "reports/featnet.json"
-    params: settings=P("featnet")
+    input: SOURCES("featnet"), crops=rules.crop.output.crops, table=rules.crop.output.table
+    output: net="models/featnet.pt", metrics="reports/featnet.json"
+    params: settings=P("featnet"), file=PARAMS
     threads: TORCH_THREADS
-    shell: "python steps/featnet.py --crops data/interim/crops.npy --table data/interim/crops.csv --out models/featnet.pt --metrics reports/featnet.json"
+    shell: "python steps/featnet.py --params {params.file} --crops {input.crops} --table {input.table} --out {output.net} --metrics {output.metrics}"
 
 
 rule reference:
-    input:
-        "steps/reference.py", SRC("src/doggan/metrics"),
-        "data/interim/crops.npy", "data/interim/crops.csv", "models/featnet.pt",
-    output: REFERENCE, "reports/sanity.json"
-    params: settings=P("metric", "generate.n_images")
+    input: SOURCES("reference"), crops=rules.crop.output.crops, table=rules.crop.output.table, featnet=rules.featnet.output.net
+    output: reference=REFERENCE, sanity="reports/sanity.json"
+    params: settings=P("metric", "generate.n_images"), file=PARAMS
     threads: TORCH_THREADS
-    shell: "python steps/reference.py --crops data/interim/crops.npy --table data/interim/crops.csv --featnet models/featnet.pt --out {output[0]} --sanity {output[1]}"
+    shell: "python steps/reference.py --params {params.file} --crops {input.crops} --table {input.table} --featnet {input.featnet} --out {output.reference} --sanity {output.sanity}"
 
 
 rule train:
     input:
-        "steps/train.py", SRC("src/doggan/models"), SRC("src/doggan/training"),
-        "data/interim/crops.npy", "data/interim/crops.csv", "models/featnet.pt",
+        lambda w: SOURCES("train", w.variant),
+        crops=rules.crop.output.crops, table=rules.crop.output.table, featnet=rules.featnet.output.net,
     output:
-        "models/{variant}/generator.pt", "reports/train/{variant}/metrics.json", directory("reports/train/{variant}/plots")
-    params: settings=lambda w: P("seed", "model", f"variants.{w.variant}")
+        generator="models/{variant}/generator.pt", metrics="reports/train/{variant}/metrics.json",
+        resolved="reports/train/{variant}/params.yaml", plots=directory("reports/train/{variant}/plots"),
+    params: settings=lambda w: P("seed", "model", f"variants.{w.variant}"), file=PARAMS, live="reports/train/{variant}"
     threads: TORCH_THREADS
-    shell: "python steps/train.py --variant {wildcards.variant} --crops data/interim/crops.npy --table data/interim/crops.csv --featnet models/featnet.pt --out models/{wildcards.variant}/generator.pt --live reports/train/{wildcards.variant}"
+    shell: "python steps/train.py --params {params.file} --variant {wildcards.variant} --crops {input.crops} --table {input.table} --featnet {input.featnet} --out {output.generator} --live {params.live}"
 
 
 rule generate:
-    input: "steps/generate.py", "src/doggan/generate.py", SRC("src/doggan/models"), "models/{variant}/generator.pt"
+    input: lambda w: SOURCES("generate", w.variant), generator=rules.train.output.generator
     output:
-        "submissions/{variant}/images.zip", "reports/figures/{variant}_samples.png", "reports/figures/{variant}_breeds.png",
-        "reports/generate/{variant}.json",
-    params: settings=P("generate")
+        submission="submissions/{variant}/images.zip", figure="reports/figures/{variant}_samples.png",
+        breed_figure="reports/figures/{variant}_breeds.png", record="reports/generate/{variant}.json",
+    params: settings=P("generate"), file=PARAMS
     threads: TORCH_THREADS
-    shell: "python steps/generate.py --generator models/{wildcards.variant}/generator.pt --out submissions/{wildcards.variant}/images.zip --figure reports/figures/{wildcards.variant}_samples.png --breed-figure reports/figures/{wildcards.variant}_breeds.png --record reports/generate/{wildcards.variant}.json"
+    shell: "python steps/generate.py --params {params.file} --generator {input.generator} --out {output.submission} --figure {output.figure} --breed-figure {output.breed_figure} --record {output.record}"
 
 
 rule score:
     input:
-        "steps/score.py", "src/doggan/score.py", SRC("src/doggan/metrics"),
-        "submissions/{variant}/images.zip", "models/featnet.pt", reference=REFERENCE,
+        SOURCES("score"), submission=rules.generate.output.submission, reference=REFERENCE, featnet=rules.featnet.output.net,
     output: "reports/metrics/{variant}.json"
-    params: settings=P("metric", "generate.n_images")
+    params: settings=P("metric", "generate.n_images"), file=PARAMS
     threads: TORCH_THREADS
-    shell: "python steps/score.py --submission submissions/{wildcards.variant}/images.zip --reference {input.reference} --featnet models/featnet.pt --out reports/metrics/{wildcards.variant}.json"
+    shell: "python steps/score.py --params {params.file} --submission {input.submission} --reference {input.reference} --featnet {input.featnet} --out {output}"

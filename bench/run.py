@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
-from doggan.config import load_merged, read_params
+from doggan.config import load_merged, load_section, read_params
 from doggan.data.annotations import parse_annotations
 from doggan.data.crops import FILTERS, CropConfig, _region, crop_all
 from doggan.data.dataset import load_crops
@@ -67,7 +67,8 @@ def bench_crop(args):
     with tempfile.TemporaryDirectory() as tmp:
         annotations, images = args.annotations, args.images
         if annotations is None:
-            write_demo(DemoConfig(n_images=args.photos, n_breeds=12), tmp)
+            demo = load_section(DemoConfig, read_params(args.params), "demo")
+            write_demo(dataclasses.replace(demo, n_images=args.photos, n_breeds=12), tmp)
             annotations, images = Path(tmp) / "Annotation", Path(tmp) / "all-dogs"
         rows, quality = parse_annotations(annotations, images)
         n_photos = len({r["image_id"] for r in rows})
@@ -75,11 +76,12 @@ def bench_crop(args):
         print(f"\n{n_photos} photos, {len(rows)} boxes from {images}; box short side median "
               f"{np.median(short_sides):.0f} px, {np.mean(short_sides >= 256):.0%} at least 256 px "
               f"(real Stanford Dogs: median 246 px, 45%)")
-        base = CropConfig(min_size=1, min_aspect=1e-3, max_aspect=1e3)
+        base = dataclasses.replace(load_section(CropConfig, read_params(args.params), "crop"),
+                                   min_size=1, min_aspect=1e-3, max_aspect=1e3)
         ways = [("naive loop (open per box, full decode, 1 process)", lambda: naive_crops(rows, images, base)),
-                ("stage, 1 worker, no draft", lambda: crop_all(rows, images, CropConfig(**{**vars(base), "workers": 1, "draft": False}))[0]),
-                ("stage, 1 worker, draft", lambda: crop_all(rows, images, CropConfig(**{**vars(base), "workers": 1}))[0]),
-                ("stage, 2 workers, draft (default)", lambda: crop_all(rows, images, CropConfig(**{**vars(base), "workers": 2}))[0])]
+                ("stage, 1 worker, no draft", lambda: crop_all(rows, images, dataclasses.replace(base, workers=1, draft=False))[0]),
+                ("stage, 1 worker, draft", lambda: crop_all(rows, images, dataclasses.replace(base, workers=1))[0]),
+                ("stage, 2 workers, draft (default)", lambda: crop_all(rows, images, dataclasses.replace(base, workers=2))[0])]
         results = []
         for name, fn in ways:
             seconds, crops = timed(fn, repeat=2)

@@ -10,11 +10,10 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from doggan.cli import run, thread_budget
+from doggan.cli import record_timing, run, thread_budget
 from doggan.config import load_section, lookup, read_params
 from doggan.data.crops import CropConfig, crop_all
-from doggan.generate import save_grid
-from doggan.io import atomic_path, write_json
+from doggan.io import atomic_path, save_grid, write_json
 
 
 def main():
@@ -45,9 +44,9 @@ def main():
     quality = json.loads(open(args.parse_quality).read())
     quality["skipped"] += skipped
     quality["crops"] = len(crops)
-    quality["parse_seconds"], quality["crop_seconds"] = quality.pop("seconds", None), round(time.perf_counter() - started, 1)
     quality["skipped_by_reason"] = dict(sorted(Counter(s["kind"] for s in quality["skipped"]).items()))
     write_json(args.quality, quality)
+    record_timing("crop", started)
     print(f"crop: {len(crops)} crops, {len(skipped)} skipped here")
 
 

@@ -4,11 +4,12 @@ import argparse
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from tqdm import tqdm
 
-from doggan.cli import run
+from doggan.cli import record_timing, run
 from doggan.config import load_section, read_params
 from doggan.data.demo import DemoConfig, write_demo
 
@@ -18,6 +19,7 @@ def main():
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--out", required=True, help="folder to hold all-dogs/ and Annotation/")
     args = parser.parse_args()
+    started = time.perf_counter()
     cfg = load_section(DemoConfig, read_params(args.params), "demo")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -29,6 +31,7 @@ def main():
             os.replace(tmp / name, out / name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    record_timing("demo_data", started)
     print(f"demo: {cfg.n_images} photos of {cfg.n_breeds} breeds in {out}")
 
 

@@ -3,7 +3,7 @@
 import argparse
 import time
 
-from doggan.cli import run, set_threads
+from doggan.cli import record_timing, run, set_threads
 from doggan.config import load_section, read_params
 from doggan.data.dataset import load_crops
 from doggan.io import write_json
@@ -24,7 +24,8 @@ def main():
     images, labels, breeds = load_crops(args.crops, args.table)
     model, metrics = train_breednet(images, labels, len(breeds), cfg)
     save_breednet(model, args.out)
-    write_json(args.metrics, {**metrics, "seconds": round(time.perf_counter() - started, 1)})
+    write_json(args.metrics, metrics)
+    record_timing("featnet", started)
     print(f"featnet: val accuracy {metrics.get('val_accuracy', float('nan')):.3f} over {len(breeds)} breeds")
 
 

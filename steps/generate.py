@@ -7,10 +7,10 @@ from dataclasses import asdict
 import numpy as np
 from tqdm import tqdm
 
-from doggan.cli import run, set_threads
+from doggan.cli import record_timing, run, set_threads
 from doggan.config import load_section, read_params
-from doggan.generate import GenerateConfig, class_labels, load_generator, sample, save_grid, write_submission
-from doggan.io import write_json
+from doggan.generate import GenerateConfig, class_labels, load_generator, sample, write_submission
+from doggan.io import save_grid, write_json
 
 
 def main():
@@ -37,7 +37,8 @@ def main():
     # one row per breed; an unconditional variant ignores the label, so its rows are just more samples
     per_breed = np.repeat(np.arange(len(payload["breeds"])), 8)
     save_grid(args.breed_figure, sample(generator, payload, per_breed, cfg.truncation, cfg.seed + 1), columns=8)
-    write_json(args.record, {**asdict(cfg), "seconds": round(time.perf_counter() - started, 1)})
+    write_json(args.record, asdict(cfg))
+    record_timing(f"generate@{payload['variant']}", started)
     print(f"generate: {len(images)} images -> {args.out}")
 
 

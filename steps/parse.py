@@ -5,7 +5,7 @@ import time
 
 import pandas as pd
 
-from doggan.cli import run
+from doggan.cli import record_timing, run
 from doggan.config import lookup, read_params
 from doggan.data.annotations import COLUMNS, parse_annotations
 from doggan.errors import ParamError
@@ -27,7 +27,8 @@ def main():
     rows, quality = parse_annotations(args.annotations, args.images, strict=strict)
     with atomic_path(args.out, suffix=".csv") as tmp:
         pd.DataFrame(rows, columns=COLUMNS).to_csv(tmp, index=False)
-    write_json(args.quality, {**quality, "seconds": round(time.perf_counter() - started, 1)})
+    write_json(args.quality, quality)
+    record_timing("parse", started)
     print(f"parse: {quality['objects']} boxes from {quality['annotation_files']} annotation files, "
           f"{len(quality['skipped'])} skipped")
 

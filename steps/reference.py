@@ -7,7 +7,7 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from doggan.cli import run, set_threads
+from doggan.cli import record_timing, run, set_threads
 from doggan.config import load_section, lookup, read_params
 from doggan.data.dataset import load_crops
 from doggan.io import atomic_path, write_json
@@ -36,7 +36,8 @@ def main():
     with atomic_path(args.out, suffix=".npz") as tmp:
         np.savez(tmp, mu=mu, sigma=sigma, features=features, network=np.array(cfg.network))
     sanity = sanity_scores(features, net, lookup(params, "generate.n_images"), cfg.cosine_eps, cfg.batch_size)
-    write_json(args.sanity, {"network": cfg.network, **sanity, "seconds": round(time.perf_counter() - started, 1)})
+    write_json(args.sanity, {"network": cfg.network, **sanity})
+    record_timing("reference", started)
     print(f"reference: {len(features)} x {features.shape[1]} {cfg.network} features; real-vs-real FID "
           f"{sanity['real_vs_real']['fid']:.1f}, d {sanity['real_vs_real']['distance']:.3f}")
 

@@ -8,9 +8,10 @@ from doggan.report.build import render
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml", help="the params shown in the report")
     parser.add_argument("--reports", default="reports", help="folder the other stages wrote into")
     args = parser.parse_args()
-    table = render(args.reports)
+    table = render(args.reports, args.params)
     print(table.to_string(index=False))
 
 

@@ -2,8 +2,9 @@
 
 import argparse
 import time
+from pathlib import Path
 
-from doggan.cli import run, set_threads
+from doggan.cli import record_timing, run, set_threads
 from doggan.config import load_section, lookup, read_params
 from doggan.io import write_json
 from doggan.metrics.features import MetricConfig, feature_network
@@ -25,7 +26,8 @@ def main():
     images = read_submission(args.submission, expected=lookup(params, "generate.n_images"))
     reference = load_reference(args.reference)
     result = score_images(images, reference, feature_network(cfg, args.featnet), cfg)
-    write_json(args.out, {**result, "seconds": round(time.perf_counter() - started, 1)})
+    write_json(args.out, result)
+    record_timing(f"score@{Path(args.out).stem}", started)  # reports/metrics/<variant>.json
     print(f"score: MiFID {result['mifid']:.2f} (FID {result['fid']:.2f}, d {result['distance']:.3f}, {result['network']})")
 
 

@@ -4,6 +4,7 @@ import argparse
 import hashlib
 import json
 import math
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import numpy as np
 import torch
 from dvclive import Live
 
-from doggan.cli import run, set_threads
+from doggan.cli import record_timing, run, set_threads
 from doggan.config import load_merged, lookup, read_params
 from doggan.data.dataset import load_crops
 from doggan.errors import ParamError
@@ -38,6 +39,7 @@ def main():
     parser.add_argument("--out", required=True, help="generator.pt")
     parser.add_argument("--live", required=True, help="DVCLive folder")
     args = parser.parse_args()
+    started = time.perf_counter()
     params = read_params(args.params)
     module = variant_module(args.variant)
     cfg = load_merged(module.Config, params, "model", f"variants.{args.variant}")
@@ -57,6 +59,7 @@ def main():
         resumed = 0
     monitor = CheapFID(BreedNetFeatures(load_breednet(args.featnet, device)), images, labels, cfg.fid_samples, device)
     with Live(args.live, resume=resumed > 0, dvcyaml=None, save_dvc_exp=False, report=None) as live:
+        live.log_params(asdict(cfg))  # the resolved config: model: with variants.<V> on top
 
         def on_log(step, metrics):
             live.step = step
@@ -71,12 +74,13 @@ def main():
 
         result = train(model, images, labels, seed=seed, checkpoint_path=checkpoint, fingerprint=print_,
                        device=device, on_log=on_log, evaluate=evaluate)
-        live.summary.update(train_seconds=round(result.seconds, 1), kept_step=result.best_step,
-                            images_per_second=round(cfg.steps * cfg.batch_size / max(result.seconds, 1e-9), 1))
+        live.summary["kept_step"] = result.best_step
         if math.isfinite(result.best_fid):
             live.summary["kept_fid_breednet"] = round(result.best_fid, 2)
     counts = np.bincount(labels.numpy(), minlength=len(breeds))
     save_generator(args.out, model.cpu(), args.variant, breeds, counts)
+    record_timing(f"train@{args.variant}", started, train_seconds=round(result.seconds, 1),
+                  images_per_second=round(cfg.steps * cfg.batch_size / max(result.seconds, 1e-9), 1))
     print(f"train {args.variant}: {result.seconds:.0f} s, kept step {result.best_step} (cheap FID {result.best_fid:.1f})")
 
 

@@ -1,5 +1,6 @@
 """Shared fixtures: tiny configs and a throwaway copy of the project for end-to-end runs."""
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -9,9 +10,24 @@ from pathlib import Path
 import pytest
 import yaml
 
+from doggan.config import load_merged, load_section, read_params
+from doggan.models import variant_module
+
 ROOT = Path(__file__).resolve().parents[1]
+PARAMS = read_params(ROOT / "params.yaml")
 BIN = Path(sys.executable).parent
 PROJECT_FILES = ["dvc.yaml", "Snakefile", "params.yaml", "steps", "src", ".dvc/config", ".dvcignore", ".gitignore"]
+
+
+def section_config(cls, section, **overrides):
+    """`cls` with the shipped params.yaml's values of `section`, some overridden: the classes hold no defaults."""
+    return dataclasses.replace(load_section(cls, PARAMS, section), **overrides)
+
+
+def variant_config(variant, **overrides):
+    """A variant's Config from the shipped `model:` and `variants.<variant>`, some overridden."""
+    config = load_merged(variant_module(variant).Config, PARAMS, "model", f"variants.{variant}")
+    return dataclasses.replace(config, **overrides)
 
 
 def tiny_params(params):
@@ -46,8 +62,9 @@ def headless_chromium():
     return path
 
 
-def run(cmd, cwd, check=True):
-    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1", "PYTHONWARNINGS": "ignore"}
+def run(cmd, cwd, check=True, env=None):
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1", "PYTHONWARNINGS": "ignore",
+           **(env or {})}
     result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, shell=isinstance(cmd, str))
     if check and result.returncode != 0:
         raise AssertionError(f"{cmd} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
@@ -72,3 +89,50 @@ def make_project(root):
 @pytest.fixture
 def tiny_project(tmp_path):
     return make_project(tmp_path)
+
+
+def dvc_dag(root):
+    """{stage name: (cmd, deps, outs, params keys)} as DVC resolves dvc.yaml."""
+    from dvc.repo import Repo
+
+    from dvc.dependency.param import ParamsDependency
+
+    repo = Repo(str(root))
+    stages = {}
+    for stage in repo.index.stages:
+        params, deps = set(), set()
+        for dep in stage.deps:
+            if isinstance(dep, ParamsDependency):
+                params |= set(dep.params) if dep.params else {"params.yaml"}
+            else:
+                deps.add(dep.def_path)
+        stages[stage.addressing.split(":")[-1]] = (stage.cmd, deps, {o.def_path for o in stage.outs}, params)
+    repo.close()
+    all_outs = {o for _, _, outs, _ in stages.values() for o in outs}
+
+    def expand(dep):
+        # a folder dep stands for its python sources, or for the outs of other stages inside it
+        if (root / dep).is_dir() and dep.startswith("src/"):
+            return {str(p.relative_to(root)) for p in (root / dep).rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+        inside = {o for o in all_outs if o.startswith(dep.rstrip("/") + "/")}
+        return inside or {dep}
+
+    return {name: (cmd, set().union(*map(expand, deps)), outs, params) for name, (cmd, deps, outs, params) in stages.items()}
+
+
+def snakemake_dag(root):
+    """The same view of the Snakefile's jobs for target `report`, via Snakemake's API."""
+    from snakemake.api import DAGSettings, OutputSettings, ResourceSettings, SnakemakeApi
+    from snakemake.settings.types import Quietness
+
+    stages = {}
+    with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
+        workflow_api = api.workflow(snakefile=root / "Snakefile", resource_settings=ResourceSettings(cores=1), workdir=root)
+        dag_api = workflow_api.dag(DAGSettings(targets={"report"}, forceall=True))
+        workflow = dag_api.workflow_api._workflow  # the API exposes no job listing; this is its own DAG
+        workflow._prepare_dag(forceall=True, ignore_incomplete=True, lock_warn_only=True, nolock=True)
+        workflow._build_dag()
+        for job in workflow.dag.jobs:
+            name = job.rule.name + "".join(f"@{v}" for v in job.wildcards_dict.values())
+            stages[name] = (job.shellcmd, set(map(str, job.input)), set(map(str, job.output)), set(job.params.settings))
+    return stages

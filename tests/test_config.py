@@ -1,14 +1,23 @@
 """Params validation: a bad value stops with one line naming the key."""
 
+import dataclasses
+import importlib
+import pkgutil
+import re
 import subprocess
 import sys
 
 import pytest
 import yaml
 
+import doggan
 from conftest import ROOT
-from doggan.config import load_merged, load_section, read_params
+from doggan.config import check_sections, load_merged, load_section, read_params
 from doggan.data.crops import CropConfig
+from doggan.data.demo import DemoConfig
+from doggan.generate import GenerateConfig
+from doggan.metrics.breednet import FeatnetConfig
+from doggan.metrics.features import MetricConfig
 from doggan.errors import ParamError
 from doggan.models import variant_module
 
@@ -17,28 +26,70 @@ def params():
     return read_params(ROOT / "params.yaml")
 
 
-def test_shipped_params_are_valid():
-    p = params()
-    load_section(CropConfig, p, "crop")
+def config_classes():
+    """Every params dataclass in doggan (those built with config.option), found by walking the package."""
+    found = {}
+    for info in pkgutil.walk_packages(doggan.__path__, "doggan."):
+        module = importlib.import_module(info.name)
+        for obj in vars(module).values():
+            if dataclasses.is_dataclass(obj) and any("help" in f.metadata for f in dataclasses.fields(obj)):
+                found[f"{obj.__module__}.{obj.__qualname__}"] = obj
+    return found
+
+
+def test_params_yaml_is_the_one_home_of_every_default():
+    """No config class holds a default: a value the code would use without params.yaml showing it."""
+    classes = config_classes()
+    assert len(classes) >= 12  # the sections' classes and one per variant
+    for name, cls in classes.items():
+        for f in dataclasses.fields(cls):
+            assert f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING, \
+                f"{name}.{f.name} has a default in code; put the value in params.yaml"
+
+
+def test_shipped_params_are_valid_and_complete():
+    p = params()  # any missing key would stop these with its name
+    for cls, section in [(DemoConfig, "demo"), (CropConfig, "crop"), (FeatnetConfig, "featnet"), (MetricConfig, "metric"),
+                         (GenerateConfig, "generate")]:
+        load_section(cls, p, section)
     for name in p["variants"]:
         load_merged(variant_module(name).Config, p, "model", f"variants.{name}")
+
+
+def test_unknown_section_names_the_closest():
+    with pytest.raises(ParamError, match=r"^modle: unknown key \(did you mean model\?\)$"):
+        p = params()
+        p["modle"] = p.pop("model")
+        check_sections(p)
 
 
 @pytest.mark.parametrize("edit, message", [
     (lambda p: (p["variants"]["dcgan"].pop("lr"), p["model"].update(lr=-1.0)), "model.lr: expected a value > 0.0"),
     (lambda p: p["variants"]["dcgan"].update(lr=0), "variants.dcgan.lr: expected a value > 0.0"),
-    (lambda p: p["model"].pop("batch_size"), None),  # has a default: fine
+    (lambda p: p["model"].pop("batch_size"), "model.batch_size: missing key in params.yaml"),
+    (lambda p: p["variants"]["dcgan"].pop("label_smoothing"), "variants.dcgan.label_smoothing: missing key"),
+    (lambda p: p["variants"]["dcgan"].update(lable_smoothing=0.1),
+     "variants.dcgan.lable_smoothing: unknown key (did you mean label_smoothing?)"),
     (lambda p: p["model"].update(steps="many"), "model.steps: expected an integer"),
     (lambda p: p["variants"]["dcgan"].update(colour=1), "variants.dcgan.colour: unknown key"),
 ])
 def test_bad_model_values_name_the_key(edit, message):
     p = params()
     edit(p)
-    if message is None:
+    with pytest.raises(ParamError, match=re.escape(message)):
         load_merged(variant_module("dcgan").Config, p, "model", "variants.dcgan")
-        return
-    with pytest.raises(ParamError, match=message.replace(".", r"\.")):
-        load_merged(variant_module("dcgan").Config, p, "model", "variants.dcgan")
+
+
+def test_values_snakemake_config_passes_as_strings_are_typed_as_yaml_would():
+    p = params()  # snakemake --config 'model={steps: 4, flip: false}' 'variants={progan: {resolution_steps: [1, 2]}}'
+    p["model"].update(steps="4", flip="false")
+    p["variants"]["progan"]["lr"] = "1e-05"
+    p["variants"]["progan"]["resolution_steps"] = ["1", "2", "3", "4", "5"]
+    cfg = load_merged(variant_module("progan").Config, p, "model", "variants.progan")
+    assert (cfg.flip, cfg.lr, cfg.resolution_steps, cfg.steps) == (False, 1e-05, [1, 2, 3, 4, 5], 15)
+    p["variants"]["gan"]["steps"] = "four"
+    with pytest.raises(ParamError, match="variants.gan.steps: expected an integer, got .four."):
+        load_merged(variant_module("gan").Config, p, "model", "variants.gan")
 
 
 def test_dvc_style_float_strings_are_accepted():

@@ -9,12 +9,13 @@ import pytest
 from PIL import Image
 
 from doggan.data.annotations import parse_annotation, parse_annotations
+from conftest import section_config
 from doggan.data.crops import CropConfig, crop_all, crop_photo
 from doggan.data.demo import DemoConfig, demo_photo, demo_plan, write_demo
 
 
 def test_demo_photo_follows_the_official_template_and_is_deterministic():
-    cfg = DemoConfig(n_images=6, n_breeds=3)
+    cfg = section_config(DemoConfig, "demo", n_images=6, n_breeds=3)
     for breed, k in demo_plan(cfg):
         image_id, jpeg, xml = demo_photo(cfg, breed, k)
         assert (image_id, jpeg, xml) == demo_photo(cfg, breed, k)
@@ -39,7 +40,7 @@ def gradient_photo(w=120, h=90, mode="RGB", fmt="JPEG"):
 
 def test_square_pad_equals_a_padded_pil_crop():
     data = gradient_photo(fmt="PNG")
-    cfg = CropConfig(size=16, mode="square_pad", draft=False)
+    cfg = section_config(CropConfig, "crop", size=16, mode="square_pad", draft=False)
     box = (10, 20, 50, 80)  # 40 wide, 60 tall -> 60x60 square centred at (30, 50), rows 20..80, cols 0..60
     (crop,) = crop_photo(data, [box], cfg)
     pixels = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
@@ -50,16 +51,16 @@ def test_square_pad_equals_a_padded_pil_crop():
 def test_stretch_and_center_modes():
     data = gradient_photo(fmt="PNG")
     pixels = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
-    (stretch,) = crop_photo(data, [(10, 20, 50, 80)], CropConfig(size=16, mode="stretch", draft=False))
+    (stretch,) = crop_photo(data, [(10, 20, 50, 80)], section_config(CropConfig, "crop", size=16, mode="stretch", draft=False))
     assert np.array_equal(stretch, np.asarray(Image.fromarray(pixels[20:80, 10:50]).resize((16, 16), Image.Resampling.LANCZOS)))
-    (center,) = crop_photo(data, [(10, 20, 50, 80)], CropConfig(size=16, mode="center", draft=False))
+    (center,) = crop_photo(data, [(10, 20, 50, 80)], section_config(CropConfig, "crop", size=16, mode="center", draft=False))
     assert np.array_equal(center, np.asarray(Image.fromarray(pixels[30:70, 10:50]).resize((16, 16), Image.Resampling.LANCZOS)))
 
 
 @pytest.mark.parametrize("mode", ["L", "CMYK", "RGBA"])
 def test_grayscale_cmyk_and_png_named_jpg_crop_as_rgb(mode):
     fmt = "PNG" if mode == "RGBA" else "JPEG"
-    (crop,) = crop_photo(gradient_photo(mode=mode, fmt=fmt), [(0, 0, 60, 60)], CropConfig(size=16))
+    (crop,) = crop_photo(gradient_photo(mode=mode, fmt=fmt), [(0, 0, 60, 60)], section_config(CropConfig, "crop", size=16))
     assert crop.shape == (16, 16, 3) and crop.dtype == np.uint8
 
 
@@ -69,15 +70,15 @@ def test_bad_photos_are_skipped_with_a_reason(tmp_path, data, reason):
     (tmp_path / "all-dogs").mkdir()
     (tmp_path / "all-dogs" / "n02085620_1.jpg").write_bytes(data)
     rows = [dict(image_id="n02085620_1", object=0, xmin=0, ymin=0, xmax=60, ymax=60, breed="Chihuahua", label=0)]
-    crops, kept, skipped = crop_all(rows, tmp_path / "all-dogs", CropConfig(size=16, workers=1))
+    crops, kept, skipped = crop_all(rows, tmp_path / "all-dogs", section_config(CropConfig, "crop", size=16, workers=1))
     assert len(crops) == 0 and kept == [] and reason in skipped[0]["reason"]
 
 
 def test_draft_decoding_stays_close_to_full_decoding():
     data = gradient_photo(w=1200, h=900)
     box = [(100, 100, 1000, 800)]
-    fast = crop_photo(data, box, CropConfig(size=64, draft=True)).astype(float)
-    full = crop_photo(data, box, CropConfig(size=64, draft=False)).astype(float)
+    fast = crop_photo(data, box, section_config(CropConfig, "crop", size=64, draft=True)).astype(float)
+    full = crop_photo(data, box, section_config(CropConfig, "crop", size=64, draft=False)).astype(float)
     assert np.abs(fast - full).mean() < 3
 
 
@@ -91,8 +92,8 @@ def test_zip_folder_and_worker_count_give_identical_crops(tmp_path):
     with zipfile.ZipFile(tmp_path / "all-dogs.zip", "w") as zf:
         for path in sorted(folder.iterdir()):
             zf.write(path, f"all-dogs/{path.name}")
-    a, _, _ = crop_all(rows, folder, CropConfig(size=32, workers=1))
-    b, _, _ = crop_all(rows, tmp_path / "all-dogs.zip", CropConfig(size=32, workers=2))
+    a, _, _ = crop_all(rows, folder, section_config(CropConfig, "crop", size=32, workers=1))
+    b, _, _ = crop_all(rows, tmp_path / "all-dogs.zip", section_config(CropConfig, "crop", size=32, workers=2))
     assert a.tobytes() == b.tobytes() and len(a) == 6
 
 
@@ -105,7 +106,7 @@ def _zip_folder(folder, zip_path):
 
 
 def test_kaggle_folders_kaggle_zips_and_stanford_layout_give_identical_crops(tmp_path):
-    folders = write_demo(DemoConfig(n_images=10, n_breeds=3), tmp_path)
+    folders = write_demo(section_config(DemoConfig, "demo", n_images=10, n_breeds=3), tmp_path)
     for image_id, folder in folders.items():  # Stanford: Images/n02085620-Chihuahua/n02085620_7.jpg
         (tmp_path / "Images" / folder).mkdir(parents=True, exist_ok=True)
         (tmp_path / "Images" / folder / f"{image_id}.jpg").write_bytes((tmp_path / "all-dogs" / f"{image_id}.jpg").read_bytes())
@@ -117,7 +118,7 @@ def test_kaggle_folders_kaggle_zips_and_stanford_layout_give_identical_crops(tmp
     results = []
     for annotations, images in forms:
         rows, quality = parse_annotations(annotations, images)
-        crops, kept, skipped = crop_all(rows, images, CropConfig(size=32, workers=1))
+        crops, kept, skipped = crop_all(rows, images, section_config(CropConfig, "crop", size=32, workers=1))
         assert quality["skipped"] == [] and len(crops) >= 10
         results.append((crops.tobytes(), [(r["image_id"], r["object"], r["label"]) for r in kept]))
     assert all(r == results[0] for r in results[1:])

@@ -2,6 +2,7 @@
 outs and params keys; each runs the tiny pipeline end to end, incrementally, to the same bytes."""
 
 import hashlib
+import json
 import re
 import shutil
 import sys
@@ -11,54 +12,7 @@ import pytest
 import torch
 import yaml
 
-from conftest import ROOT, make_project, run
-
-
-def dvc_dag(root):
-    """{stage name: (cmd, deps, outs, params keys)} as DVC resolves dvc.yaml."""
-    from dvc.repo import Repo
-
-    from dvc.dependency.param import ParamsDependency
-
-    repo = Repo(str(root))
-    stages = {}
-    for stage in repo.index.stages:
-        params, deps = set(), set()
-        for dep in stage.deps:
-            if isinstance(dep, ParamsDependency):
-                params |= set(dep.params) if dep.params else {"params.yaml"}
-            else:
-                deps.add(dep.def_path)
-        stages[stage.addressing.split(":")[-1]] = (stage.cmd, deps, {o.def_path for o in stage.outs}, params)
-    repo.close()
-    all_outs = {o for _, _, outs, _ in stages.values() for o in outs}
-
-    def expand(dep):
-        # a folder dep stands for its python sources, or for the outs of other stages inside it
-        if (root / dep).is_dir() and dep.startswith("src/"):
-            return {str(p.relative_to(root)) for p in (root / dep).rglob("*.py")}
-        inside = {o for o in all_outs if o.startswith(dep.rstrip("/") + "/")}
-        return inside or {dep}
-
-    return {name: (cmd, set().union(*map(expand, deps)), outs, params) for name, (cmd, deps, outs, params) in stages.items()}
-
-
-def snakemake_dag(root):
-    """The same view of the Snakefile's jobs for target `report`, via Snakemake's API."""
-    from snakemake.api import DAGSettings, OutputSettings, ResourceSettings, SnakemakeApi
-    from snakemake.settings.types import Quietness
-
-    stages = {}
-    with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
-        workflow_api = api.workflow(snakefile=root / "Snakefile", resource_settings=ResourceSettings(cores=1), workdir=root)
-        dag_api = workflow_api.dag(DAGSettings(targets={"report"}, forceall=True))
-        workflow = dag_api.workflow_api._workflow  # the API exposes no job listing; this is its own DAG
-        workflow._prepare_dag(forceall=True, ignore_incomplete=True, lock_warn_only=True, nolock=True)
-        workflow._build_dag()
-        for job in workflow.dag.jobs:
-            name = job.rule.name + "".join(f"@{v}" for v in job.wildcards_dict.values())
-            stages[name] = (job.shellcmd, set(map(str, job.input)), set(map(str, job.output)), set(job.params.settings))
-    return stages
+from conftest import ROOT, dvc_dag, make_project, run, snakemake_dag
 
 
 def test_dvc_and_snakemake_declare_the_same_dag(tiny_project):
@@ -71,12 +25,18 @@ def test_dvc_and_snakemake_declare_the_same_dag(tiny_project):
             assert a == b, f"{name}: {what} differ\n dvc:       {a}\n snakemake: {b}"
 
 
-def test_dvc_comparison_plot_covers_every_variant():
-    dvc_yaml = yaml.safe_load((ROOT / "dvc.yaml").read_text())
-    (comparison,) = [p for p in dvc_yaml["plots"] if isinstance(p, dict)]
-    files = next(iter(comparison.values()))["y"]
-    variants = yaml.safe_load((ROOT / "params.yaml").read_text())["variants"]
-    assert sorted(files) == sorted(f"reports/train/{v}/plots/metrics/fid_breednet.tsv" for v in variants)
+def test_the_variant_list_lives_in_params_yaml_and_the_registry_only():
+    """The variant modules and params.yaml's blocks are the same list; dvc.yaml and the Snakefile
+    name no variant (they iterate over params.yaml), so a new variant needs no edit there."""
+    from doggan.models import VARIANTS
+
+    blocks = set(yaml.safe_load((ROOT / "params.yaml").read_text())["variants"])
+    assert not set(VARIANTS) - blocks, f"variant modules without a params.yaml block: {set(VARIANTS) - blocks}"
+    assert not blocks - set(VARIANTS), f"params.yaml variants without a module in doggan/models: {blocks - set(VARIANTS)}"
+    for name in ("dvc.yaml", "Snakefile"):
+        code = "\n".join(line.split("#")[0] for line in (ROOT / name).read_text().splitlines())
+        named = {v for v in VARIANTS if re.search(rf"\b{v}\b", code)}
+        assert not named, f"{name} names variants {named}: iterate over params.yaml's instead"
 
 
 def test_torch_jobs_follow_the_thread_budget_snakemake_gives_them(monkeypatch):
@@ -149,7 +109,7 @@ def test_dvc_repro_runs_everything_then_nothing_then_only_what_lr_touches(dvc_pr
     metrics = yaml.safe_load((root / "reports/metrics/dcgan.json").read_text())
     assert metrics["network"] == "breednet" and metrics["n"] == 40 and metrics["fid"] > 0
     assert ran_stages(run("dvc repro", root).stdout) == set()
-    exp = run("dvc exp run -S model.lr=3.0e-4", root)
+    exp = run("dvc exp run -S model.lr=3.0e-4 -S variants.dcgan.label_smoothing=0.0", root)
     # every train@V depends on the model section, but only variants without their own lr change
     # their generator; DVC sees the others' unchanged bytes and stops there
     params = yaml.safe_load((root / "params.yaml").read_text())
@@ -157,6 +117,59 @@ def test_dvc_repro_runs_everything_then_nothing_then_only_what_lr_touches(dvc_pr
     assert inheriting and len(inheriting) < len(params["variants"])
     assert ran_stages(exp.stdout) == ({f"train@{v}" for v in params["variants"]} | {"report"}
                                       | {f"{stage}@{v}" for v in inheriting for stage in ("generate", "score")})
+    resolved = yaml.safe_load((root / "reports/train/dcgan/params.yaml").read_text())  # what trained
+    assert resolved["lr"] == 3.0e-4 and resolved["label_smoothing"] == 0.0
+
+
+@pytest.mark.e2e
+def test_editing_a_module_makes_stale_exactly_the_stages_whose_steps_import_it(dvc_project):
+    from test_deps import required_and_allowed
+
+    root = dvc_project[0]
+    stages = set(dvc_dag(root))
+    expected = {  # derived from the imports, and what issue 12 names for two of them
+        module: {s for s in stages if module in required_and_allowed(s if not s.startswith("score@") else "score")[0]}
+        for module in ["src/doggan/data/dataset.py", "src/doggan/config.py", "src/doggan/models/dcgan.py",
+                       "src/doggan/report/build.py"]}
+    assert expected["src/doggan/models/dcgan.py"] == {"train@dcgan", "generate@dcgan"}
+    assert expected["src/doggan/report/build.py"] == {"report"}
+    for module, stale in expected.items():
+        original = (root / module).read_text()
+        (root / module).write_text(original + "# an edit\n")
+        try:
+            assert set(json.loads(run("dvc status --json", root).stdout)) == stale, module
+        finally:
+            (root / module).write_text(original)
+    assert json.loads(run("dvc status --json", root).stdout) == {}
+
+
+@pytest.mark.e2e
+def test_dvc_accepts_what_snakemake_rebuilt_timings_aside(dvc_project, tmp_path):
+    """Every artifact is deterministic and no timing lives in one: after `dvc repro`, rebuilding
+    everything with Snakemake leaves DVC nothing to rerun."""
+    root = tmp_path / "project"
+    shutil.copytree(dvc_project[0], root, symlinks=True)
+    timings = sorted(p.name for p in (root / "reports/timings").glob("*.json"))
+    assert {"crop.json", "train@dcgan.json", "score@biggan.json"} <= set(timings)
+    run("snakemake --cores 2 --forceall report", root)
+    assert json.loads(run("dvc status --json", root).stdout) == {}
+
+
+@pytest.mark.e2e
+def test_a_new_variant_is_one_module_and_one_params_block(dvc_project, tmp_path):
+    """The README's recipe, walked with a throwaway variant (the basic gan's code under a new name):
+    no edit to dvc.yaml, the Snakefile or the registry, and only its own stages and the report run."""
+    root = tmp_path / "project"
+    shutil.copytree(dvc_project[0], root, symlinks=True)
+    shutil.copy(root / "src/doggan/models/gan.py", root / "src/doggan/models/toy.py")
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    full = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["variants"]["toy"] = {**full["variants"]["gan"], "width": 8, "steps": 4}
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = {"PYTHONPATH": str(root / "src")}  # the copy's code, with its new module, not the installed one
+    assert ran_stages(run("dvc repro", root, env=env).stdout) == {"train@toy", "generate@toy", "score@toy", "report"}
+    assert "toy" in (root / "reports/README.md").read_text()
+    assert json.loads((root / "reports/metrics/toy.json").read_text())["n"] == 40
 
 
 @pytest.mark.e2e
@@ -172,6 +185,10 @@ def test_snakemake_builds_the_same_outputs_and_plans_only_what_lr_touches(snakem
     params["model"]["lr"] = 3.0e-4
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     assert snakemake_planned(run("snakemake -n report", root).stdout) == {"train", "generate", "score", "report"}
+    # any key, nested too, can be set from the command line, and reaches the step
+    run("snakemake --cores 2 reports/train/dcgan/metrics.json --config 'variants={dcgan: {label_smoothing: 0.0}}'", root)
+    resolved = yaml.safe_load((root / "reports/train/dcgan/params.yaml").read_text())
+    assert resolved["label_smoothing"] == 0.0 and resolved["lr"] == 3.0e-4
 
 
 @pytest.mark.e2e

@@ -4,8 +4,8 @@ import json
 import subprocess
 
 import numpy as np
-import pytest
 import torch
+import yaml
 from PIL import Image
 
 from doggan.metrics.features import extract_features
@@ -26,11 +26,13 @@ def fake_reports(root):
     for i, variant in enumerate(["biggan", "dcgan"]):
         write(reports / "metrics" / f"{variant}.json", json.dumps(
             {"fid": 50.0 + i, "distance": 0.2, "distance_thresholded": 1.0, "mifid": 50.0 + i, "network": "breednet",
-             "n": 10000, "seconds": 3.0}))
-        write(reports / "train" / variant / "metrics.json", json.dumps({"train_seconds": 60.0, "images_per_second": 120.0}))
+             "n": 10000}))
+        write(reports / "train" / variant / "metrics.json", json.dumps({"kept_step": 2, "kept_fid_breednet": 120.0}))
+        resolved = {"lr": [0.0005, 0.0002][i], "batch_size": 32, ["g_ch", "ngf"][i]: [4, 8][i]}
+        write(reports / "train" / variant / "params.yaml", yaml.safe_dump(resolved))
         write(reports / "train" / variant / "plots" / "metrics" / "train" / "loss_d.tsv", "step\tloss_d\n1\t1.0\n2\t0.8\n")
         write(reports / "train" / variant / "plots" / "metrics" / "fid_breednet.tsv", "step\tfid_breednet\n1\t300\n2\t120\n")
-        write(reports / "generate" / f"{variant}.json", json.dumps({"seconds": 4.5}))
+        write(reports / "generate" / f"{variant}.json", json.dumps({"n_images": 10000}))
         for kind in ("samples", "breeds"):
             (reports / "figures").mkdir(parents=True, exist_ok=True)
             Image.fromarray(np.random.default_rng(i).integers(0, 255, (66, 130, 3), dtype=np.uint8)).save(
@@ -39,12 +41,13 @@ def fake_reports(root):
     sanity = {name: {"fid": fid, "distance": d, "distance_thresholded": d if d < 0.1 else 1.0, "mifid": m}
               for name, fid, d, m in [("real_vs_real", 8.5, 0.03, 283.3), ("memorizer", 0.4, 0.0, 4e14),
                                       ("noise", 900.0, 0.5, 900.0)]}
-    write(reports / "sanity.json", json.dumps({"network": "breednet", **sanity, "seconds": 2.0}))
+    write(reports / "sanity.json", json.dumps({"network": "breednet", **sanity}))
     write(reports / "data_quality.json", json.dumps({"annotation_files": 10, "photos": 10, "objects": 12, "crops": 11,
                                                      "breeds": 3, "skipped_by_reason": {"box below crop.min_size": 1},
-                                                     "parse_seconds": 0.5, "crop_seconds": 1.5}))
-    write(reports / "featnet.json", json.dumps({"val_accuracy": 0.9, "seconds": 5.0}))
-    write(root / "params.yaml", "seed: 0\nmodel:\n  lr: 0.0002\n")
+                                                     }))
+    write(reports / "featnet.json", json.dumps({"val_accuracy": 0.9}))
+    write(reports / "timings" / "train@dcgan.json", json.dumps({"seconds": 60.0}))
+    write(root / "params.yaml", "seed: 0\nmodel:\n  lr: 0.0002\n  batch_size: 32\n")
     return reports
 
 
@@ -52,15 +55,31 @@ def test_report_has_every_part(tmp_path):
     reports = fake_reports(tmp_path)
     render(reports, tmp_path / "params.yaml")
     md = (reports / "README.md").read_text()
-    for expected in ["| biggan | breednet | 50.00 | 0.2000 | 50.00 | 60 | 120 |", "real vs real", "memoriser",
-                     "uniform noise", "8.50", "4.00e+14", "figures/biggan_breeds.png", "box below crop.min_size | 1",
-                     "| train@dcgan | 60.0 |", "| generate@biggan | 4.5 |", "| crop | 1.5 |", "lr: 0.0002",
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in md.splitlines() if line.startswith("|")]
+    assert ["biggan", "breednet", "50.00", "0.2000", "50.00", "2 (120.00)"] in rows
+    assert ["memoriser (training crops resubmitted)", "breednet", "0.40", "0.0000", "4.00e+14", ""] in rows
+    assert ["box below crop.min_size", "1"] in rows
+    for expected in ["real vs real", "uniform noise", "figures/biggan_breeds.png", "lr: 0.0002",
+                     "Trained with what differs from `model:`: g_ch: 4, lr: 0.0005.",  # biggan
+                     "Trained with what differs from `model:`: ngf: 8.",  # dcgan, at model's lr and batch size
                      "validation accuracy 0.900", "below the threshold eps"]:
         assert expected in md, expected
     assert "figures/dcgan_breeds.png" not in md  # dcgan is unconditional: no per-breed grid
     page = (reports / "index.html").read_text()
     for src in ["comparison.png", "losses.png", "figures/crops.png", "figures/biggan_samples.png"]:
-        assert f"src='{src}'" in page and (reports / src).is_file(), src
+        assert f'src="{src}"' in page and (reports / src).is_file(), src
+    assert "g_ch: 4, lr: 0.0005" in page
+
+
+def test_report_bytes_do_not_depend_on_wall_times(tmp_path):
+    """Timings live in reports/timings (no stage reads them): a run that differs only in its wall
+    times gives the same report, so `dvc repro` after `snakemake` reruns nothing."""
+    reports = fake_reports(tmp_path)
+    render(reports, tmp_path / "params.yaml")
+    first = {name: (reports / name).read_bytes() for name in ("index.html", "README.md", "losses.png", "comparison.png")}
+    write(reports / "timings" / "train@dcgan.json", json.dumps({"seconds": 61.0}))
+    render(reports, tmp_path / "params.yaml")
+    assert first == {name: (reports / name).read_bytes() for name in first}
 
 
 def test_report_renders_in_headless_chromium(tmp_path):

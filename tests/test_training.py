@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from conftest import variant_config
 from doggan.models import VARIANTS, variant_module
 from doggan.training.loop import lr_factor, train
 from doggan.training.losses import bce_d_loss
@@ -23,9 +24,8 @@ TINY = {
 
 
 def tiny_model(variant="dcgan", **overrides):
-    module = variant_module(variant)
     torch.manual_seed(0)
-    return module.Model(module.Config(**{**COMMON, **TINY[variant], **overrides}), n_classes=3)
+    return variant_module(variant).Model(variant_config(variant, **{**COMMON, **TINY[variant], **overrides}), n_classes=3)
 
 
 def data(n=12):

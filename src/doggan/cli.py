@@ -2,8 +2,11 @@
 
 import os
 import sys
+import time
+from pathlib import Path
 
 from doggan.errors import UserError
+from doggan.io import write_json
 
 
 def run(main):
@@ -35,3 +38,13 @@ def set_threads():
     threads = thread_budget()
     torch.set_num_threads(threads)
     return threads
+
+
+TIMINGS = Path("reports/timings")
+
+
+def record_timing(stage, started, **extra):
+    """Write the stage's wall time since `started` (time.perf_counter()) to reports/timings/<stage>.json.
+    No stage reads these files (`dvc metrics show reports/timings` does): a timing inside an
+    artifact another stage depends on would make a rerun that changed nothing look changed."""
+    write_json(TIMINGS / f"{stage}.json", {"seconds": round(time.perf_counter() - started, 1), **extra})

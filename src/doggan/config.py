@@ -1,16 +1,18 @@
 """Typed, validated params: every value is cast and range-checked when a step starts.
 
-A section of params.yaml maps onto a dataclass whose fields carry their bounds:
+A section of params.yaml maps onto a dataclass whose fields carry their type, bounds and help:
 
     @dataclass
     class CropConfig:
-        size: int = option(64, "output side in pixels", low=8)
+        size: int = option("output side in pixels", low=8)
 
 `load_section(CropConfig, params, "crop")` returns an instance or raises ParamError naming the
-exact key (`crop.size: expected an integer >= 8, got -3`).
+exact key (`crop.size: expected an integer >= 8, got -3`). Values live in params.yaml only: the
+classes hold no defaults, so what params.yaml shows is what ran.
 """
 
 import dataclasses
+import difflib
 import math
 from pathlib import Path
 
@@ -18,17 +20,20 @@ import yaml
 
 from doggan.errors import ParamError
 
-_MISSING = object()
+SECTIONS = ("seed", "data", "demo", "crop", "featnet", "model", "variants", "generate", "metric")
 
 
-def option(default=_MISSING, help="", *, low=None, high=None, low_open=False, choices=None):
-    """A dataclass field with a help text and validation bounds (`low_open`: exclude `low`)."""
-    meta = {"help": help, "low": low, "high": high, "low_open": low_open, "choices": choices}
-    if isinstance(default, (list, dict)):
-        return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta)
-    if default is _MISSING:
-        return dataclasses.field(metadata=meta)
-    return dataclasses.field(default=default, metadata=meta)
+def option(help, *, low=None, high=None, low_open=False, choices=None):
+    """A dataclass field with a help text and validation bounds (`low_open`: exclude `low`); its
+    value comes from params.yaml."""
+    return dataclasses.field(metadata={"help": help, "low": low, "high": high, "low_open": low_open, "choices": choices})
+
+
+def unknown_key(key, known):
+    """The one-line error for a key that is not an option, with the closest known one."""
+    close = difflib.get_close_matches(key.rsplit(".", 1)[-1], known, n=1)
+    hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(sorted(known))}"
+    return ParamError(f"{key}: unknown key ({hint})")
 
 
 def read_params(path="params.yaml"):
@@ -41,7 +46,14 @@ def read_params(path="params.yaml"):
         raise ParamError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(data, dict):
         raise ParamError(f"{path}: expected a mapping at the top level")
-    return data
+    return check_sections(data)
+
+
+def check_sections(params):
+    for key in params:
+        if key not in SECTIONS:
+            raise unknown_key(str(key), SECTIONS)
+    return params
 
 
 def lookup(params, key):
@@ -54,7 +66,20 @@ def lookup(params, key):
     return node
 
 
+def _typed(value):
+    """A value as YAML would type it: `snakemake --config 'model={steps: 4}'` hands nested values
+    over as the strings '4', 'true', '0.5' (and DVC writes small floats as '1e-05')."""
+    if isinstance(value, str):
+        try:
+            return yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+    return [_typed(v) for v in value] if isinstance(value, list) else value
+
+
 def _cast(value, kind, key):
+    if kind is not str and kind != (str | None):
+        value = _typed(value)
     if kind is bool:
         if isinstance(value, bool):
             return value
@@ -63,8 +88,7 @@ def _cast(value, kind, key):
         if isinstance(value, bool) or not isinstance(value, int):
             raise ParamError(f"{key}: expected an integer, got {value!r}")
         return value
-    if kind is float:
-        # DVC writes small floats as '1e-05', which YAML reads as a string: accept numeric strings.
+    if kind is float:  # YAML 1.1 reads '1e-05' as a string: float() takes it
         if isinstance(value, bool):
             raise ParamError(f"{key}: expected a number, got {value!r}")
         try:
@@ -108,14 +132,12 @@ def from_mapping(cls, mapping, where):
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in mapping:
         if key not in fields:
-            raise ParamError(f"{_origin(where, key)}: unknown key (known: {', '.join(sorted(fields))})")
+            raise unknown_key(_origin(where, key), fields)
     values = {}
     for name, f in fields.items():
         key = _origin(where, name)
         if name not in mapping:
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise ParamError(f"{key}: missing key in params.yaml")
-            continue
+            raise ParamError(f"{key}: missing key in params.yaml")
         value = _cast(mapping[name], f.type, key)
         _check_bounds(value, f.metadata, key)
         values[name] = value
@@ -138,9 +160,10 @@ def load_merged(cls, params, base, override):
     for name, m in ((base, base_map), (override, over_map)):
         if not isinstance(m, dict):
             raise ParamError(f"{name}: expected a mapping, got {m!r}")
-    where = {"": base, **{k: base for k in base_map}, **{k: override for k in over_map}}
+    # a missing key is reported where it belongs: the base section for the fields the variant
+    # inherits (TrainConfig's), the override section for its own
+    inherited = {f.name for f in dataclasses.fields(cls.__base__)} if dataclasses.is_dataclass(cls.__base__) else set()
+    where = {f.name: base if f.name in inherited else override for f in dataclasses.fields(cls)}
+    where.update({"": base, **{k: base for k in base_map}, **{k: override for k in over_map}})
     return from_mapping(cls, {**base_map, **over_map}, where)
 
-
-def as_dict(config):
-    return dataclasses.asdict(config)

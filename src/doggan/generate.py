@@ -16,7 +16,7 @@ from PIL import Image
 from doggan.config import from_mapping, option
 from doggan.data.dataset import to_uint8
 from doggan.errors import ParamError
-from doggan.io import atomic_path, save_torch
+from doggan.io import atomic_path, save_grid, save_torch
 from doggan.models import variant_module
 
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member dates: the same images give the same zip bytes
@@ -24,12 +24,12 @@ ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member dates: the same images give the
 
 @dataclass(frozen=True)
 class GenerateConfig:
-    n_images: int = option(10000, "images in the submission (Kaggle: 10,000)", low=1)
-    class_sampling: str = option("uniform", "breeds for conditional variants: uniform, or empirical (training frequencies)",
+    n_images: int = option("images in the submission (Kaggle: 10,000)", low=1)
+    class_sampling: str = option("breeds for conditional variants: uniform, or empirical (training frequencies)",
                                  choices=("uniform", "empirical"))
-    truncation: float = option(0.0, "resample |z| above this (0: plain normal)", low=0.0)
-    batch_size: int = option(100, "images per forward pass", low=1)
-    seed: int = option(0, "seed of the latent draws", low=0)
+    truncation: float = option("resample |z| above this (0: plain normal)", low=0.0)
+    batch_size: int = option("images per forward pass", low=1)
+    seed: int = option("seed of the latent draws", low=0)
 
 
 def save_generator(path, model, variant, breeds, class_counts):
@@ -93,22 +93,6 @@ def write_submission(path, images):
     with atomic_path(path, suffix=".zip") as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
         for i, image in enumerate(images):
             zf.writestr(zipfile.ZipInfo(f"{i:05d}.png", date_time=ZIP_DATE), png_bytes(image))
-
-
-def image_grid(images, columns):
-    """Tile uint8 (N, H, W, 3) images into one array, row-major, with a 2 px white gutter."""
-    n, h, w, _ = images.shape
-    rows = -(-n // columns)
-    grid = np.full((rows * (h + 2) + 2, columns * (w + 2) + 2, 3), 255, np.uint8)
-    for i, image in enumerate(images):
-        r, c = divmod(i, columns)
-        grid[2 + r * (h + 2) : 2 + r * (h + 2) + h, 2 + c * (w + 2) : 2 + c * (w + 2) + w] = image
-    return grid
-
-
-def save_grid(path, images, columns=8):
-    with atomic_path(path, suffix=".png") as tmp:
-        Image.fromarray(image_grid(images, columns)).save(tmp, format="PNG")
 
 
 def is_conditional(payload):

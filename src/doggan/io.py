@@ -53,3 +53,19 @@ def save_torch(obj, path):
     torch.save(obj, buffer)
     with atomic_path(path) as tmp:
         tmp.write_bytes(buffer.getvalue())
+
+
+def image_grid(images, columns):
+    """uint8 (N, H, W, 3) images tiled row-major into one (H', W', 3) array with a 2 px white gutter."""
+    import torch  # here, not at the top: parse and report write files without loading torch
+    from torchvision.utils import make_grid
+
+    grid = make_grid(torch.from_numpy(images).permute(0, 3, 1, 2), nrow=columns, padding=2, pad_value=255)
+    return grid.permute(1, 2, 0).numpy()
+
+
+def save_grid(path, images, columns=8):
+    from PIL import Image
+
+    with atomic_path(path, suffix=".png") as tmp:
+        Image.fromarray(image_grid(images, columns)).save(tmp, format="PNG")

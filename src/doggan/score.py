@@ -6,6 +6,7 @@ prints one JSON object: fid, distance, distance_thresholded, mifid, network, n.
 """
 
 import argparse
+import dataclasses
 import io
 import json
 import zipfile
@@ -14,6 +15,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image
 
+from doggan.config import load_section, read_params
 from doggan.errors import SubmissionError, UserError
 from doggan.metrics.features import MetricConfig, extract_features, feature_network
 from doggan.metrics.mifid import mifid_from_features
@@ -78,11 +80,14 @@ def main(argv=None):
     parser.add_argument("--featnet", default="models/featnet.pt", help="breednet weights (network breednet)")
     parser.add_argument("--inception-weights", default=None, help="FID Inception weights (network inception)")
     parser.add_argument("--expected", type=int, default=KAGGLE_COUNT, help="number of images required")
-    parser.add_argument("--eps", type=float, default=0.1, help="memorization threshold")
+    parser.add_argument("--eps", type=float, help="memorization threshold (else metric.cosine_eps)")
+    parser.add_argument("--params", default="params.yaml", help="the metric settings (params.yaml `metric:`)")
     args = parser.parse_args(argv)
     images = read_submission(args.images_zip, args.expected)
     reference = load_reference(args.reference)
-    cfg = MetricConfig(network=reference["network"], inception_weights=args.inception_weights, cosine_eps=args.eps)
+    cfg = load_section(MetricConfig, read_params(args.params), "metric")
+    cfg = dataclasses.replace(cfg, network=reference["network"], inception_weights=args.inception_weights or cfg.inception_weights,
+                              cosine_eps=args.eps or cfg.cosine_eps)
     if cfg.network == "breednet" and not Path(args.featnet).is_file():
         raise UserError(f"--featnet: {args.featnet} not found (the featnet stage writes it)")
     net = feature_network(cfg, args.featnet)

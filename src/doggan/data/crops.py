@@ -23,17 +23,17 @@ FILTERS = {"lanczos": Image.Resampling.LANCZOS, "bicubic": Image.Resampling.BICU
 
 @dataclass(frozen=True)
 class CropConfig:
-    size: int        = option(64, "output side in pixels", low=8, high=1024)
-    margin: float    = option(0.0, "grow each box side by this fraction of its size", low=0.0, high=1.0)
-    mode: str        = option("square_pad", "square_pad: square around the box, edges replicated; "
+    size: int        = option("output side in pixels", low=8, high=1024)
+    margin: float    = option("grow each box side by this fraction of its size", low=0.0, high=1.0)
+    mode: str        = option("square_pad: square around the box, edges replicated; "
                               "center: largest square inside the box; stretch: box resized ignoring aspect",
                               choices=("square_pad", "center", "stretch"))
-    filter: str      = option("lanczos", "resize filter (FID is sensitive to it)", choices=tuple(FILTERS))
-    min_size: int    = option(16, "skip boxes whose shorter side is below this many pixels", low=1)
-    min_aspect: float = option(0.2, "skip boxes with height/width below this (1st place used 0.2)", low=0.0, low_open=True)
-    max_aspect: float = option(4.0, "skip boxes with height/width above this (1st place used 4)", low=0.0, low_open=True)
-    draft: bool      = option(True, "decode JPEGs at 1/2, 1/4 or 1/8 scale when boxes allow")
-    workers: int     = option(2, "parallel processes (0: all cores)", low=0)
+    filter: str      = option("resize filter (FID is sensitive to it)", choices=tuple(FILTERS))
+    min_size: int    = option("skip boxes whose shorter side is below this many pixels", low=1)
+    min_aspect: float = option("skip boxes with height/width below this (1st place used 0.2)", low=0.0, low_open=True)
+    max_aspect: float = option("skip boxes with height/width above this (1st place used 4)", low=0.0, low_open=True)
+    draft: bool      = option("decode JPEGs at 1/2, 1/4 or 1/8 scale when boxes allow")
+    workers: int     = option("parallel processes (0: all cores)", low=0)
 
 
 def box_filter_reason(row, cfg):

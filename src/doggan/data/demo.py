@@ -64,10 +64,10 @@ TEMPLATE = """<annotation>
 
 @dataclass(frozen=True)
 class DemoConfig:
-    n_images: int = option(600, "photos to draw", low=1)
-    n_breeds: int = option(8, f"breeds (at most {len(BREEDS)})", low=1, high=len(BREEDS))
-    seed: int     = option(0, "seed of the generator", low=0)
-    quality: int  = option(90, "JPEG quality", low=1, high=100)
+    n_images: int = option("photos to draw", low=1)
+    n_breeds: int = option(f"breeds (at most {len(BREEDS)})", low=1, high=len(BREEDS))
+    seed: int     = option("seed of the generator", low=0)
+    quality: int  = option("JPEG quality", low=1, high=100)
 
 
 def annotation_xml(synset, breed, image_id, width, height, boxes):

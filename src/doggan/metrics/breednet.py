@@ -15,13 +15,13 @@ from doggan.io import save_torch
 
 @dataclass(frozen=True)
 class FeatnetConfig:
-    width: int        = option(32, "channels of the first block (doubles per block)", low=4)
-    features: int     = option(256, "feature dimension (the penultimate layer)", low=8)
-    epochs: int       = option(8, "training epochs", low=1)
-    batch_size: int   = option(64, "images per step", low=1)
-    lr: float         = option(1.0e-3, "Adam learning rate", low=0.0, low_open=True)
-    val_fraction: float = option(0.1, "held-out share of crops for validation accuracy", low=0.0, high=0.9)
-    seed: int         = option(0, "seed", low=0)
+    width: int        = option("channels of the first block (doubles per block)", low=4)
+    features: int     = option("feature dimension (the penultimate layer)", low=8)
+    epochs: int       = option("training epochs", low=1)
+    batch_size: int   = option("images per step", low=1)
+    lr: float         = option("Adam learning rate", low=0.0, low_open=True)
+    val_fraction: float = option("held-out share of crops for validation accuracy", low=0.0, high=0.9)
+    seed: int         = option("seed", low=0)
 
 
 class BreedNet(nn.Module):

@@ -24,11 +24,11 @@ INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"
 
 @dataclass(frozen=True)
 class MetricConfig:
-    network: str = option("breednet", "feature network: breednet (trained here) or inception (needs weights)",
+    network: str = option("feature network: breednet (trained here) or inception (needs weights)",
                            choices=("breednet", "inception"))
-    inception_weights: str | None = option(None, f"path to {INCEPTION_FILE} (else the torch hub cache)")
-    cosine_eps: float = option(0.1, "memorization threshold eps (Kaggle public: 0.1)", low=0.0, low_open=True)
-    batch_size: int = option(200, "images per feature batch", low=1)
+    inception_weights: str | None = option(f"path to {INCEPTION_FILE} (else the torch hub cache)")
+    cosine_eps: float = option("memorization threshold eps (Kaggle public: 0.1)", low=0.0, low_open=True)
+    batch_size: int = option("images per feature batch", low=1)
 
 
 def inception_weights_path(configured=None):

@@ -16,8 +16,8 @@ from doggan.models.base import GANModel, TrainConfig
 
 @dataclass(frozen=True)
 class Config(TrainConfig):
-    width: int  = option(64, "channels of the first encoder block", low=4)
-    loss: str   = option("l1", "reconstruction loss", choices=("l1", "mse"))
+    width: int  = option("channels of the first encoder block", low=4)
+    loss: str   = option("reconstruction loss", choices=("l1", "mse"))
 
     def __post_init__(self):
         if self.nz % 64:

@@ -15,22 +15,22 @@ from doggan.config import option
 
 @dataclass(frozen=True)
 class TrainConfig:
-    lr: float              = option(2.0e-4, "Adam learning rate", low=0.0, low_open=True)
-    beta1: float           = option(0.5, "Adam beta1", low=0.0, high=1.0)
-    beta2: float           = option(0.999, "Adam beta2", low=0.0, high=1.0)
-    batch_size: int        = option(64, "images per step", low=1)
-    nz: int                = option(128, "latent dimension", low=1)
-    steps: int             = option(1000, "optimisation steps (batch_size real images each)", low=1)
-    lr_schedule: str       = option("constant", "constant, or cosine decay to 0 over the run", choices=("constant", "cosine"))
-    flip: bool             = option(True, "random horizontal flips of real images")
-    ema: float             = option(0.0, "EMA decay of G's weights for sampling (0: off)", low=0.0, high=1.0)
-    checkpoint_every: int  = option(200, "steps between resumable checkpoints", low=1)
-    log_every: int         = option(10, "steps between logged losses", low=1)
-    fid_every: int         = option(0, "steps between cheap FIDs on featnet features (0: only at the end)", low=0)
-    fid_samples: int       = option(500, "images per cheap FID", low=2)
-    keep: str              = option("best", "generator to save: the one with the best cheap FID, or the last",
+    lr: float              = option("Adam learning rate", low=0.0, low_open=True)
+    beta1: float           = option("Adam beta1", low=0.0, high=1.0)
+    beta2: float           = option("Adam beta2", low=0.0, high=1.0)
+    batch_size: int        = option("images per step", low=1)
+    nz: int                = option("latent dimension", low=1)
+    steps: int             = option("optimisation steps (batch_size real images each)", low=1)
+    lr_schedule: str       = option("constant, or cosine decay to 0 over the run", choices=("constant", "cosine"))
+    flip: bool             = option("random horizontal flips of real images")
+    ema: float             = option("EMA decay of G's weights for sampling (0: off)", low=0.0, high=1.0)
+    checkpoint_every: int  = option("steps between resumable checkpoints", low=1)
+    log_every: int         = option("steps between logged losses", low=1)
+    fid_every: int         = option("steps between cheap FIDs on featnet features (0: only at the end)", low=0)
+    fid_samples: int       = option("images per cheap FID", low=2)
+    keep: str              = option("generator to save: the one with the best cheap FID, or the last",
                                     choices=("best", "last"))
-    amp: bool              = option(True, "bf16 autocast when a CUDA GPU is present")
+    amp: bool              = option("bf16 autocast when a CUDA GPU is present")
 
 
 class GANModel(nn.Module):

@@ -28,11 +28,11 @@ D_MULTIPLIERS = (1, 2, 4, 8, 16)   # after each D block: at 32, 16, 8, 4 and 4 p
 
 @dataclass(frozen=True)
 class Config(TrainConfig):
-    g_ch: int       = option(32, "G width multiplier", low=4)
-    d_ch: int       = option(32, "D width multiplier", low=4)
-    shared_dim: int = option(64, "size of the shared breed embedding", low=1)
-    d_lr: float     = option(4.0e-4, "D's learning rate (G uses model.lr)", low=0.0, low_open=True)
-    augment: str    = option("color,translation,cutout", "DiffAugment policy, comma-separated ('' for none)")
+    g_ch: int       = option("G width multiplier", low=4)
+    d_ch: int       = option("D width multiplier", low=4)
+    shared_dim: int = option("size of the shared breed embedding", low=1)
+    d_lr: float     = option("D's learning rate (G uses model.lr)", low=0.0, low_open=True)
+    augment: str    = option("DiffAugment policy, comma-separated ('' for none)")
 
     def __post_init__(self):
         unknown = set(filter(None, self.augment.split(","))) - set(POLICIES)

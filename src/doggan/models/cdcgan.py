@@ -12,22 +12,21 @@ import torch
 from torch import nn
 
 from doggan.config import option
-from doggan.models import dcgan
 from doggan.models.base import GANModel, TrainConfig
-from doggan.models.layers import minibatch_stddev
+from doggan.models.layers import DCGANGenerator, minibatch_stddev, truncated_normal_init
 from doggan.training.losses import bce_d_loss, bce_g_loss
 
 
 @dataclass(frozen=True)
 class Config(TrainConfig):
-    ngf: int            = option(64, "generator width", low=4)
-    ndf: int            = option(64, "discriminator width", low=4)
-    embed: int          = option(50, "size of G's breed embedding", low=1)
-    d_dropout: float    = option(0.3, "dropout after each of D's blocks", low=0.0, high=0.95)
-    minibatch_std: bool = option(True, "minibatch stddev before D's last layer (ProGAN's), so a G that ignores z "
+    ngf: int            = option("generator width", low=4)
+    ndf: int            = option("discriminator width", low=4)
+    embed: int          = option("size of G's breed embedding", low=1)
+    d_dropout: float    = option("dropout after each of D's blocks", low=0.0, high=0.95)
+    minibatch_std: bool = option("minibatch stddev before D's last layer (ProGAN's), so a G that ignores z "
                                  "within a breed is caught")
-    real_target: float  = option(0.9, "BCE target for real images", low=0.5, high=1.0)
-    fake_target: float  = option(0.0, "BCE target for generated images (the seed's 0.1 lets bad samples off: "
+    real_target: float  = option("BCE target for real images", low=0.5, high=1.0)
+    fake_target: float  = option("BCE target for generated images (the seed's 0.1 lets bad samples off: "
                                  "Salimans et al. 2016, 3.4)", low=0.0, high=0.5)
 
 
@@ -37,7 +36,7 @@ class Generator(nn.Module):
     def __init__(self, nz, ngf, embed, n_classes):
         super().__init__()
         self.embed = nn.Embedding(n_classes, embed)
-        self.body = dcgan.Generator(nz + embed, ngf, dropout=0.0)
+        self.body = DCGANGenerator(nz + embed, ngf, dropout=0.0)
 
     def forward(self, z, labels):
         return self.body(torch.cat([z, self.embed(labels)], 1))
@@ -76,7 +75,7 @@ class Model(GANModel):
         super().__init__(cfg, n_classes)
         self.generator = build_generator(cfg, n_classes)
         self.discriminator = Discriminator(cfg.ndf, cfg.d_dropout, n_classes, minibatch_std=cfg.minibatch_std)
-        self.apply(dcgan.truncated_normal_init)
+        self.apply(truncated_normal_init)
         self.setup_ema()
         self.optimizers = self.adam_for_g_and_d()
 

@@ -14,53 +14,20 @@ from torch.nn.utils import spectral_norm
 
 from doggan.config import option
 from doggan.models.base import GANModel, TrainConfig
+from doggan.models.layers import DCGANGenerator, truncated_normal_init
 from doggan.training.losses import bce_d_loss, bce_g_loss
 
 
 @dataclass(frozen=True)
 class Config(TrainConfig):
-    ngf: int               = option(64, "generator width", low=4)
-    ndf: int               = option(64, "discriminator width", low=4)
-    g_dropout: float       = option(0.0, "dropout after G's first two blocks (the original's 0.5; it feeds BatchNorm, "
-                                    "so eval-mode samples get the wrong variance: off by default)", low=0.0, high=0.95)
-    label_smoothing: float = option(0.1, "real target is 1 - this (one-sided smoothing)", low=0.0, high=0.5)
-    instance_noise: float  = option(0.1, "std of noise on D's inputs at step 0, decayed linearly to 0", low=0.0)
-    spectral_norm: bool    = option(True, "spectral norm on D's convolutions")
-    d_batchnorm: bool      = option(False, "BatchNorm after D's inner convolutions, as pytorch/examples' DCGAN")
-
-
-def truncated_normal_init(module, std=0.02):
-    """Weights ~ N(0, std) truncated at 2 std (the original's initializer), biases 0."""
-    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-        nn.init.trunc_normal_(module.weight, 0.0, std, -2 * std, 2 * std)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.BatchNorm2d):
-        nn.init.normal_(module.weight, 1.0, std)
-        nn.init.zeros_(module.bias)
-
-
-class Generator(nn.Module):
-    """z (N, nz) -> image (N, 3, 64, 64) in [-1, 1]; labels are accepted and ignored."""
-
-    def __init__(self, nz, ngf, dropout):
-        super().__init__()
-
-        def up(cin, cout, drop):
-            layers = [nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True)]
-            return layers + ([nn.Dropout(drop)] if drop else [])
-
-        self.net = nn.Sequential(
-            nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 8), nn.ReLU(True),  # 4x4
-            *([nn.Dropout(dropout)] if dropout else []),
-            *up(ngf * 8, ngf * 4, dropout),  # 8x8
-            *up(ngf * 4, ngf * 2, 0),  # 16x16
-            *up(ngf * 2, ngf, 0),  # 32x32
-            nn.ConvTranspose2d(ngf, 3, 4, 2, 1), nn.Tanh(),  # 64x64
-        )
-
-    def forward(self, z, labels=None):
-        return self.net(z[:, :, None, None])
+    ngf: int               = option("generator width", low=4)
+    ndf: int               = option("discriminator width", low=4)
+    g_dropout: float       = option("dropout after G's first two blocks (the original's 0.5 feeds BatchNorm, "
+                                    "so eval-mode samples get the wrong variance)", low=0.0, high=0.95)
+    label_smoothing: float = option("real target is 1 - this (one-sided smoothing)", low=0.0, high=0.5)
+    instance_noise: float  = option("std of noise on D's inputs at step 0, decayed linearly to 0", low=0.0)
+    spectral_norm: bool    = option("spectral norm on D's convolutions")
+    d_batchnorm: bool      = option("BatchNorm after D's inner convolutions, as pytorch/examples' DCGAN")
 
 
 class Discriminator(nn.Module):
@@ -84,7 +51,7 @@ class Discriminator(nn.Module):
 
 
 def build_generator(cfg, n_classes):
-    return Generator(cfg.nz, cfg.ngf, cfg.g_dropout)
+    return DCGANGenerator(cfg.nz, cfg.ngf, cfg.g_dropout)
 
 
 class Model(GANModel):

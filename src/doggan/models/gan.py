@@ -14,7 +14,7 @@ from doggan.training.losses import bce_d_loss, bce_g_loss
 
 @dataclass(frozen=True)
 class Config(TrainConfig):
-    width: int = option(32, "channels of G's last and D's first convolution (x2, x4 at the others)", low=4)
+    width: int = option("channels of G's last and D's first convolution (x2, x4 at the others)", low=4)
 
 
 def block(conv, channels, norm=True):

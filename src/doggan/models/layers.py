@@ -1,8 +1,43 @@
-"""Building blocks shared by the conditional variants (cdcgan, progan, biggan)."""
+"""Building blocks shared by variants. A variant module imports these, never another variant's module,
+so editing one variant reruns only its own stages (tests/test_deps.py)."""
 
 import torch
 from torch import nn
 from torch.nn.utils import spectral_norm
+
+
+def truncated_normal_init(module, std=0.02):
+    """Weights ~ N(0, std) truncated at 2 std (the original's initializer), biases 0."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        nn.init.trunc_normal_(module.weight, 0.0, std, -2 * std, 2 * std)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.normal_(module.weight, 1.0, std)
+        nn.init.zeros_(module.bias)
+
+
+class DCGANGenerator(nn.Module):
+    """pytorch/examples' DCGAN generator (dcgan, and cdcgan's body): z (N, nz) -> image (N, 3, 64, 64) in [-1, 1]; labels are accepted and ignored."""
+
+    def __init__(self, nz, ngf, dropout):
+        super().__init__()
+
+        def up(cin, cout, drop):
+            layers = [nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True)]
+            return layers + ([nn.Dropout(drop)] if drop else [])
+
+        self.net = nn.Sequential(
+            nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 8), nn.ReLU(True),  # 4x4
+            *([nn.Dropout(dropout)] if dropout else []),
+            *up(ngf * 8, ngf * 4, dropout),  # 8x8
+            *up(ngf * 4, ngf * 2, 0),  # 16x16
+            *up(ngf * 2, ngf, 0),  # 32x32
+            nn.ConvTranspose2d(ngf, 3, 4, 2, 1), nn.Tanh(),  # 64x64
+        )
+
+    def forward(self, z, labels=None):
+        return self.net(z[:, :, None, None])
 
 
 class ProjectionHead(nn.Module):

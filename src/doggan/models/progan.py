@@ -31,14 +31,14 @@ RESOLUTIONS = (4, 8, 16, 32, 64)
 
 @dataclass(frozen=True)
 class Config(TrainConfig):
-    channels: int                = option(128, "channels up to 16x16 (halved at 32, quartered at 64)", low=8)
-    embed: int                   = option(32, "size of G's breed embedding (joined to z)", low=1)
-    resolution_steps: list[int] = option([200, 400, 600, 800, 1000], "steps at 4, 8, 16, 32 and 64 px; their sum "
+    channels: int                = option("channels up to 16x16 (halved at 32, quartered at 64)", low=8)
+    embed: int                   = option("size of G's breed embedding (joined to z)", low=1)
+    resolution_steps: list[int] = option("steps at 4, 8, 16, 32 and 64 px; their sum "
                                          "replaces model.steps", low=1)
-    fade: float                 = option(0.5, "fraction of each new resolution's steps spent fading it in",
+    fade: float                 = option("fraction of each new resolution's steps spent fading it in",
                                          low=0.0, high=1.0)
-    drift: float                = option(0.001, "weight of D(real)^2 in D's loss (the paper's epsilon_drift)", low=0.0)
-    r1: float                   = option(0.0, "weight of the R1 penalty (gamma / 2) on D's gradient at real images", low=0.0)
+    drift: float                = option("weight of D(real)^2 in D's loss (the paper's epsilon_drift)", low=0.0)
+    r1: float                   = option("weight of the R1 penalty (gamma / 2) on D's gradient at real images", low=0.0)
 
     def __post_init__(self):
         if len(self.resolution_steps) != len(RESOLUTIONS):
