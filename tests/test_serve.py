@@ -1,6 +1,7 @@
 """doggan serve: the API through FastAPI's test client against references computed here with
 doggan.generate, the batching worker, and the page in headless Chromium against the real server."""
 
+import base64
 import io
 import json
 import os
@@ -282,7 +283,7 @@ def server(folders, tmp_path):
         log.close()
 
 
-def test_page_generates_a_breed_in_headless_chromium(server, tmp_path):
+def test_page_generates_a_breed_in_headless_chromium(server, folders, tmp_path):
     browser = Chromium(headless_chromium(), tmp_path / "profile")
     try:
         browser.page("Page.navigate", url=server)
@@ -297,5 +298,17 @@ def test_page_generates_a_breed_in_headless_chromium(server, tmp_path):
         assert grid == [True, 5 * 66 + 2, 66 + 2]
         assert browser.evaluate("document.getElementById('status').className") != "error"
         assert browser.evaluate("location.search") == "?" + query  # the address is a permalink
+        saved = browser.evaluate("""new Promise((resolve) => {  // click the third dog: it is saved as a PNG of its own
+            HTMLAnchorElement.prototype.click = function () {
+                fetch(this.href).then((r) => r.blob()).then((blob) => {
+                    const reader = new FileReader();
+                    reader.onload = () => resolve([this.download, reader.result.split(',')[1]]);
+                    reader.readAsDataURL(blob); }); };
+            const grid = document.getElementById('grid'), box = grid.getBoundingClientRect(), scale = box.width / grid.naturalWidth;
+            grid.dispatchEvent(new MouseEvent('click', { bubbles: true, clientX: box.left + (2 + 2 * 66 + 32) * scale,
+                                                         clientY: box.top + (2 + 32) * scale })); })""")
+        assert saved[0] == "biggan_pug_seed11_02.png"
+        tile = np.asarray(Image.open(io.BytesIO(base64.b64decode(saved[1]))).convert("RGB"))
+        assert np.array_equal(tile, expected_images(folders[0], "biggan", np.full(5, 2), seed=11)[2])
     finally:
         browser.close()

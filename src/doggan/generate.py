@@ -69,7 +69,7 @@ def latents(n, nz, truncation, generator):
     return z
 
 
-PASS_SIZE = 16  # images per forward pass in the CLI and the server: the fastest on a CPU (bench serve)
+PASS_SIZE = 16  # images per forward pass in the CLI and the server: the fastest pass on 2 cores (README, Serving)
 
 
 def sample_inputs(payload, labels, truncation=0.0, seed=0):
