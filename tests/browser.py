@@ -1,10 +1,18 @@
 """Headless Chromium driven over the DevTools protocol on a pipe: no websocket client, no driver,
 no browser download (Debian's chromium, as conftest.headless_chromium finds it)."""
 
+import fcntl
 import json
 import os
 import subprocess
 import time
+
+
+def above_4(fd):
+    """The same pipe end on an fd above 4, so that putting one pipe on fd 3 cannot close the other."""
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 5)
+    os.close(fd)
+    return moved
 
 
 class Chromium:
@@ -14,16 +22,13 @@ class Chromium:
     def __init__(self, executable, profile, width=1280, height=900):
         commands_read, self.commands = os.pipe()
         self.replies, replies_write = os.pipe()
-
-        def onto_fds_3_and_4():  # in the child: dup out of the way first, the pipes may be fds 3 or 4
-            commands, replies = os.dup(commands_read), os.dup(replies_write)
-            os.dup2(commands, 3)
-            os.dup2(replies, 4)
-
+        commands_read, replies_write = above_4(commands_read), above_4(replies_write)
+        # bash puts the pipes on fds 3 and 4 and execs chromium (no preexec_fn in a process with threads)
         self.process = subprocess.Popen(
-            [executable, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--remote-debugging-pipe",
-             f"--user-data-dir={profile}", f"--window-size={width},{height}", "about:blank"],
-            preexec_fn=onto_fds_3_and_4, close_fds=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            ["bash", "-c", f'exec "$0" "$@" 3<&{commands_read} 4>&{replies_write}', executable, "--headless",
+             "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--remote-debugging-pipe", f"--user-data-dir={profile}",
+             f"--window-size={width},{height}", "about:blank"],
+            pass_fds=(commands_read, replies_write), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.close(commands_read)
         os.close(replies_write)
         self.unread, self.last_id = b"", 0
