@@ -69,17 +69,36 @@ def latents(n, nz, truncation, generator):
     return z
 
 
-@torch.no_grad()
-def sample(generator, payload, labels, truncation=0.0, seed=0, batch_size=500, device="cpu"):
-    """uint8 (N, H, W, 3) images for the given breed labels."""
+PASS_SIZE = 16  # images per forward pass in the CLI and the server: the fastest pass on 2 cores (README, Serving)
+
+
+def sample_inputs(payload, labels, truncation=0.0, seed=0):
+    """(z, y): the latents and labels that `sample` feeds the generator, a function of the seed alone."""
     rng = torch.Generator().manual_seed(seed)
     z = latents(len(labels), payload["config"]["nz"], truncation, rng)
-    y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
-    out = [
-        to_uint8(generator(z[i : i + batch_size].to(device), y[i : i + batch_size].to(device)))
+    return z, torch.as_tensor(np.asarray(labels), dtype=torch.long)
+
+
+@torch.no_grad()
+def forward_pass(generator, z, y, rows=None, device="cpu"):
+    """uint8 (N, H, W, 3) images from one forward pass. With `rows`, the pass is padded to exactly that
+    many rows: a row's floats depend on the batch size, but not on its neighbours, so passes of one
+    fixed shape give every image the same bytes whatever shares its pass (the server packs requests)."""
+    n = len(z)
+    if rows is not None and rows > n:
+        z = torch.cat([z, z.new_zeros(rows - n, z.shape[1])])
+        y = torch.cat([y, y.new_zeros(rows - n)])
+    return to_uint8(generator(z.to(device), y.to(device)))[:n]
+
+
+def sample(generator, payload, labels, truncation=0.0, seed=0, batch_size=500, device="cpu", pad=False):
+    """uint8 (N, H, W, 3) images for the given breed labels, `batch_size` per forward pass
+    (`pad`: the last pass too, as the server runs them)."""
+    z, y = sample_inputs(payload, labels, truncation, seed)
+    return np.concatenate([
+        forward_pass(generator, z[i : i + batch_size], y[i : i + batch_size], batch_size if pad else None, device)
         for i in range(0, len(y), batch_size)
-    ]
-    return np.concatenate(out)
+    ])
 
 
 def png_bytes(image):
@@ -88,25 +107,42 @@ def png_bytes(image):
     return buffer.getvalue()
 
 
+def write_png_zip(file, images, names):
+    """PNGs stored in a zip (a path or a binary file) with fixed member dates: same images, same bytes."""
+    with zipfile.ZipFile(file, "w", zipfile.ZIP_STORED) as zf:
+        for name, image in zip(names, images, strict=True):
+            zf.writestr(zipfile.ZipInfo(name, date_time=ZIP_DATE), png_bytes(image))
+
+
 def write_submission(path, images):
-    """A Kaggle submission: one zip of PNGs (64x64 RGB), written atomically with fixed metadata."""
-    with atomic_path(path, suffix=".zip") as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
-        for i, image in enumerate(images):
-            zf.writestr(zipfile.ZipInfo(f"{i:05d}.png", date_time=ZIP_DATE), png_bytes(image))
+    """A Kaggle submission: one zip of PNGs (64x64 RGB), written atomically."""
+    with atomic_path(path, suffix=".zip") as tmp:
+        write_png_zip(tmp, images, (f"{i:05d}.png" for i in range(len(images))))
 
 
 def is_conditional(payload):
     return variant_module(payload["variant"]).Model.conditional
 
 
+class UnknownBreed(ParamError):
+    """A breed the generator was not trained on (the server answers 404)."""
+
+
 def breed_label(payload, breed):
     if not is_conditional(payload):
-        raise ParamError(f"--breed: {payload['variant']} is unconditional, it cannot be asked for a breed")
+        raise ParamError(f"breed: {payload['variant']} is unconditional, it cannot be asked for a breed")
     names = payload["breeds"]
     matches = [i for i, name in enumerate(names) if name.lower() == breed.lower()]
     if not matches:
-        raise ParamError(f"--breed: unknown breed {breed!r} (known: {', '.join(names)})")
+        raise UnknownBreed(f"breed: unknown breed {breed!r} (known: {', '.join(names)})")
     return matches[0]
+
+
+def breed_labels(payload, breed, n, seed):
+    """n labels: all of `breed` (a name, any case), or with breed None drawn uniformly (seeded)."""
+    if breed is None:
+        return class_labels(n, payload["class_counts"], "uniform", seed)
+    return np.full(n, breed_label(payload, breed))
 
 
 def main(argv=None):
@@ -123,11 +159,9 @@ def main(argv=None):
     if not path.is_file():
         raise ParamError(f"--variant {args.variant}: no trained generator at {path} (run the pipeline first)")
     generator, payload = load_generator(path)
-    if args.breed:
-        labels = np.full(args.n, breed_label(payload, args.breed))
-    else:
-        labels = class_labels(args.n, payload["class_counts"], "uniform", args.seed)
-    images = sample(generator, payload, labels, args.truncation, args.seed)
+    labels = breed_labels(payload, args.breed or None, args.n, args.seed)
+    # passes as the server runs them: `doggan serve` answers the same query with the same bytes
+    images = sample(generator, payload, labels, args.truncation, args.seed, PASS_SIZE, pad=True)
     save_grid(args.output, images, columns=min(8, args.n))
     print(f"wrote {args.n} samples of {args.breed or 'all breeds'} to {args.output}")
 

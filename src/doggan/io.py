@@ -57,9 +57,12 @@ def save_torch(obj, path):
 
 def image_grid(images, columns):
     """uint8 (N, H, W, 3) images tiled row-major into one (H', W', 3) array with a 2 px white gutter."""
+    import numpy as np
     import torch  # here, not at the top: parse and report write files without loading torch
     from torchvision.utils import make_grid
 
+    if len(images) == 1:  # make_grid returns a lone image unframed; keep the gutter the page's tiles assume
+        return np.pad(images[0], ((2, 2), (2, 2), (0, 0)), constant_values=255)
     grid = make_grid(torch.from_numpy(images).permute(0, 3, 1, 2), nrow=columns, padding=2, pad_value=255)
     return grid.permute(1, 2, 0).numpy()
 

@@ -1,0 +1,315 @@
+"""doggan serve: the API through FastAPI's test client against references computed here with
+doggan.generate, the batching worker, and the page in headless Chromium against the real server."""
+
+import base64
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import tomllib
+import urllib.request
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import torch
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from doggan import generate
+from doggan.generate import load_generator, png_bytes, sample, save_generator
+from doggan.io import image_grid
+from doggan.serve.app import create_app
+from doggan.serve.generators import Batcher, load_variants
+
+from browser import Chromium
+from conftest import ROOT, headless_chromium
+from test_training import tiny_model
+
+BREEDS = ["Chihuahua", "Kerry_blue_terrier", "pug"]
+SCORE = {"fid": 48.0, "mifid": 1397.3, "distance": 0.034, "distance_thresholded": 0.034, "network": "breednet", "n": 10000}
+
+
+def write_models(root, variants=("dcgan", "biggan")):
+    """Tiny untrained generators as train@V saves them (dcgan unconditional, biggan conditional), a score for biggan."""
+    for variant in variants:
+        save_generator(root / "models" / variant / "generator.pt", tiny_model(variant), variant, BREEDS, [5, 3, 2])
+    (root / "metrics").mkdir(exist_ok=True)
+    (root / "metrics" / "biggan.json").write_text(json.dumps({**SCORE, "seconds": 3.0}))
+    return root / "models", root / "metrics"
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    return write_models(tmp_path_factory.mktemp("serve"))
+
+
+@pytest.fixture(scope="module")
+def client(folders):
+    with TestClient(create_app(load_variants(*folders))) as client:
+        yield client
+
+
+def expected_images(models, variant, labels, seed, truncation=0.0):
+    """What doggan.generate draws for these labels and seed, from a generator loaded on its own."""
+    generator, payload = load_generator(models / variant / "generator.pt")
+    return sample(generator, payload, labels, truncation, seed, batch_size=16, pad=True)
+
+
+def test_variants_lists_breeds_and_scores(client):
+    listed = client.get("/api/variants").json()["variants"]
+    assert [v["name"] for v in listed] == ["biggan", "dcgan"]  # the registry's order
+    biggan, dcgan = listed
+    assert dcgan["available"] and not dcgan["conditional"] and dcgan["score"] is None
+    assert biggan["conditional"] and biggan["breeds"] == BREEDS
+    assert biggan["score"] == {k: SCORE[k] for k in ("fid", "mifid", "distance", "network", "n")}
+
+
+@pytest.mark.parametrize("variant, breed, n, seed, truncation", [
+    ("biggan", "pug", 16, 7, 0.0),
+    ("biggan", "kerry_BLUE_terrier", 5, 0, 0.5),  # any case; a pass padded from 5 rows
+    ("biggan", None, 40, 3, 0.0),  # breeds drawn uniformly; three passes
+    ("dcgan", None, 1, 2**63 - 1, 1.0),
+])
+def test_png_grid_is_what_generate_draws(client, folders, variant, breed, n, seed, truncation):
+    query = {"variant": variant, "n": n, "seed": seed, "truncation": truncation, **({"breed": breed} if breed else {})}
+    response = client.get("/api/generate", params=query)
+    assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+    if breed:
+        labels = np.full(n, [b.lower() for b in BREEDS].index(breed.lower()))
+    else:
+        labels = np.random.default_rng(seed).choice(len(BREEDS), size=n, p=np.full(3, 1 / 3))
+    columns = min(8, n)
+    assert response.content == png_bytes(image_grid(expected_images(folders[0], variant, labels, seed, truncation), columns))
+    width, height = Image.open(io.BytesIO(response.content)).size
+    assert (width, height) == (columns * 66 + 2, -(-n // columns) * 66 + 2)
+    assert client.get("/api/generate", params=query).content == response.content  # same query, same bytes
+    assert client.get("/api/generate", params={**query, "seed": seed - 1}).content != response.content
+
+
+def test_zip_holds_one_64px_png_per_image(client, folders):
+    response = client.get("/api/generate", params={"variant": "biggan", "breed": "pug", "n": 3, "seed": 5, "format": "zip"})
+    assert response.headers["content-type"] == "application/zip"
+    assert response.headers["content-disposition"] == 'inline; filename="biggan_pug_seed5.zip"'
+    expected = expected_images(folders[0], "biggan", np.full(3, 2), seed=5)
+    with zipfile.ZipFile(io.BytesIO(response.content)) as zf:
+        assert zf.namelist() == [f"biggan_pug_seed5_{i:02d}.png" for i in range(3)]
+        for name, image in zip(zf.namelist(), expected):
+            decoded = Image.open(io.BytesIO(zf.read(name)))
+            assert decoded.format == "PNG" and decoded.mode == "RGB" and decoded.size == (64, 64)
+            assert np.array_equal(np.asarray(decoded), image)
+    again = client.get("/api/generate", params={"variant": "biggan", "breed": "pug", "n": 3, "seed": 5, "format": "zip"})
+    assert again.content == response.content  # fixed member dates
+
+
+def test_cli_draws_the_same_bytes_as_the_api(client, folders, tmp_path):
+    generate.main(["--variant", "biggan", "--breed", "pug", "-n", "12", "--seed", "4", "--models", str(folders[0]),
+                   "-o", str(tmp_path / "cli.png")])
+    api = client.get("/api/generate", params={"variant": "biggan", "breed": "pug", "n": 12, "seed": 4})
+    assert (tmp_path / "cli.png").read_bytes() == api.content
+
+
+@pytest.mark.parametrize("query, status, says", [
+    ({"variant": "stylegan"}, 404, "unknown variant 'stylegan' (known: biggan, dcgan)"),
+    ({"variant": "biggan", "breed": "poodle"}, 404, "unknown breed 'poodle' (known: Chihuahua, Kerry_blue_terrier, pug)"),
+    ({"variant": "dcgan", "breed": "pug"}, 422, "breed: dcgan is unconditional"),
+    ({"variant": "biggan", "n": 0}, 422, "n: Input should be greater than or equal to 1"),
+    ({"variant": "biggan", "n": 65}, 422, "n: Input should be less than or equal to 64"),
+    ({"variant": "biggan", "n": "2.5"}, 422, "n: Input should be a valid integer"),
+    ({"variant": "biggan", "seed": -1}, 422, "seed: Input should be greater than or equal to 0"),
+    ({"variant": "biggan", "seed": 2**63}, 422, "seed: Input should be less than or equal to"),
+    ({"variant": "biggan", "truncation": 0.001}, 422, "truncation: Value error, 0 (off) or at least 0.05"),
+    ({"variant": "biggan", "truncation": "nan"}, 422, "truncation: Input should be a finite number"),
+    ({"variant": "biggan", "format": "gif"}, 422, "format: Input should be 'png' or 'zip'"),
+    ({"n": 4}, 422, "variant: Field required"),
+])
+def test_bad_input_is_one_line_of_json(client, query, status, says):
+    response = client.get("/api/generate", params=query)
+    assert response.status_code == status
+    error = response.json()["error"]
+    assert says in error and "\n" not in error and list(response.json()) == ["error"]
+
+
+def test_other_routes_answer_json_errors(client):
+    assert client.get("/api/nothing").json() == {"error": "Not Found"}
+    assert client.post("/api/variants").status_code == 405
+    assert "/api/generate" in client.get("/openapi.json").json()["paths"]
+    assert 'id="grid"' in client.get("/").text
+
+
+@pytest.mark.parametrize("name", ["../outside", "..%2Foutside", "/tmp", "dcgan/../biggan", "dcgan/", "models"])
+def test_path_characters_never_reach_the_file_system(folders, name, monkeypatch):
+    outside = folders[0].parent / "outside"  # a real generator where ../outside would lead
+    save_generator(outside / "generator.pt", tiny_model("dcgan"), "dcgan", BREEDS, [5, 3, 2])
+    with TestClient(create_app(load_variants(*folders))) as client:
+        monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("a request loaded a file"))
+        response = client.get("/api/generate", params={"variant": name})
+    assert response.status_code == 404 and "known: biggan, dcgan" in response.json()["error"]
+
+
+def test_generators_load_once_and_stay_cached(tmp_path, monkeypatch):
+    import doggan.serve.generators as generators
+
+    models, metrics = write_models(tmp_path)
+    loads = []
+    monkeypatch.setattr(generators, "load_generator", lambda path, device: loads.append(path) or load_generator(path, device))
+    with TestClient(create_app(load_variants(models, metrics))) as client:
+        (models / "biggan" / "generator.pt").unlink()
+        for seed in range(3):
+            assert client.get("/api/generate", params={"variant": "biggan", "seed": seed}).status_code == 200
+    assert sorted(p.parent.name for p in loads) == ["biggan", "dcgan"]
+
+
+class RunsCode:
+    """A pickle that runs code when unpickled without weights_only."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.mkdir, (str(self.marker),)
+
+
+def test_broken_generators_are_listed_with_the_reason_and_the_others_serve(tmp_path):
+    models, metrics = write_models(tmp_path, ["dcgan", "biggan"])
+    for variant in ("progan", "cdcgan", "gan"):
+        (models / variant).mkdir()
+    whole = (models / "biggan" / "generator.pt").read_bytes()
+    (models / "biggan" / "generator.pt").write_bytes(whole[: len(whole) // 2])  # a copy cut short
+    torch.save({"variant": "cdcgan", "config": RunsCode(tmp_path / "pwned")}, models / "cdcgan" / "generator.pt")
+    save_generator(models / "gan" / "generator.pt", tiny_model("dcgan"), "dcgan", BREEDS, [1, 1, 1])  # copied over
+    with TestClient(create_app(load_variants(models, metrics))) as client:
+        listed = {v["name"]: v for v in client.get("/api/variants").json()["variants"]}
+        assert list(listed) == ["biggan", "cdcgan", "dcgan", "gan", "progan"]
+        assert listed["dcgan"]["available"]
+        reasons = {name: v["reason"] for name, v in listed.items() if not v["available"]}
+        assert reasons["biggan"].startswith(f"cannot load {models / 'biggan' / 'generator.pt'}: ")
+        assert "weights_only=True" in reasons["cdcgan"] and not (tmp_path / "pwned").exists()
+        assert reasons["progan"].startswith(f"no {models / 'progan' / 'generator.pt'}")
+        assert "holds a dcgan generator" in reasons["gan"]
+        response = client.get("/api/generate", params={"variant": "biggan"})
+        assert response.status_code == 503 and response.json()["error"].startswith("variant: biggan is unavailable: cannot load")
+        assert client.get("/api/generate", params={"variant": "dcgan"}).status_code == 200
+
+
+def test_doggan_serve_without_generators_says_so_in_one_line(tmp_path, monkeypatch, capsys):
+    from doggan.__main__ import main
+
+    (tmp_path / "models" / "biggan").mkdir(parents=True)
+    monkeypatch.setattr(sys, "argv", ["doggan", "serve", "--models", str(tmp_path / "models")])
+    with pytest.raises(SystemExit) as stop:
+        main()
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.count("\n") == 1
+    assert err.startswith(f"error: no trained generator in {tmp_path / 'models'}/ (run `make repro` first); biggan: no ")
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["doggan"] == "doggan.__main__:main"
+
+
+def record_passes(generator):
+    """Hold the first forward pass until released; record every pass's input rows."""
+    passes, release = [], threading.Event()
+
+    def hook(module, inputs):
+        passes.append(inputs[0].clone())
+        release.wait(timeout=30)
+
+    generator.register_forward_pre_hook(hook)
+    return passes, release
+
+
+@pytest.mark.parametrize("batching, expected_passes", [(True, 4), (False, 6)])
+def test_batcher_packs_waiting_requests_into_full_passes(folders, batching, expected_passes):
+    generator, payload = load_generator(folders[0] / "biggan" / "generator.pt")
+    passes, release = record_passes(generator)
+    requests = [(3, 0), (5, 1), (4, 2), (9, 3), (20, 4)]  # (n, seed); rows 3 | 5 + 4 + 7 of 9 | 2 + 14 | 6
+    batcher = Batcher(batch_size=16, batching=batching)
+    try:
+        futures = [batcher.submit(generator, *generate.sample_inputs(payload, np.arange(n) % 3, 0.0, seed))
+                   for n, seed in requests[:1]]
+        while not passes:  # the first request is in its pass: the others queue up behind it
+            time.sleep(0.01)
+        futures += [batcher.submit(generator, *generate.sample_inputs(payload, np.arange(n) % 3, 0.0, seed))
+                    for n, seed in requests[1:]]
+        release.set()
+        images = [future.result(timeout=30) for future in futures]
+    finally:
+        batcher.close()
+    assert len(passes) == expected_passes and all(len(rows) == 16 for rows in passes)
+    for (n, seed), got in zip(requests, images):  # whatever shared its passes, the same bytes as alone
+        assert np.array_equal(got, sample(generator, payload, np.arange(n) % 3, 0.0, seed, batch_size=16, pad=True))
+
+
+def test_concurrent_requests_give_the_bytes_of_one_request_alone(client, folders):
+    queries = [{"variant": "biggan", "n": n, "seed": seed, "breed": BREEDS[seed % 3]} for seed, n in enumerate([1, 7, 16, 3, 30, 2, 9, 5])]
+    with ThreadPoolExecutor(len(queries)) as pool:
+        together = list(pool.map(lambda q: client.get("/api/generate", params=q).content, queries))
+    alone = [client.get("/api/generate", params=q).content for q in queries]
+    assert together == alone
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(folders, tmp_path):
+    """`doggan serve` as a user starts it, on a free loopback port."""
+    port = free_port()
+    log = open(tmp_path / "server.log", "w+")
+    process = subprocess.Popen([sys.executable, "-m", "doggan", "serve", "--port", str(port), "--models", str(folders[0]),
+                                "--metrics", str(folders[1])], stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(url + "api/variants", timeout=5)
+                break
+            except OSError:
+                log.seek(0)
+                assert process.poll() is None and time.monotonic() < deadline, f"server did not start:\n{log.read()}"
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def test_page_generates_a_breed_in_headless_chromium(server, folders, tmp_path):
+    browser = Chromium(headless_chromium(), tmp_path / "profile")
+    try:
+        browser.page("Page.navigate", url=server)
+        browser.wait_for("document.getElementById('grid').dataset.query")  # the first grid, drawn on load
+        browser.evaluate("""(() => {
+            const set = (id, value) => { const el = document.getElementById(id); el.value = value; el.dispatchEvent(new Event('change')); };
+            set('variant', 'biggan'); set('breed', 'pug'); set('n', '5'); set('seed', '11');
+            document.getElementById('generate').click(); })()""")
+        query = browser.wait_for("document.getElementById('grid').dataset.query?.includes('breed=pug') && document.getElementById('grid').dataset.query")
+        assert query == "variant=biggan&breed=pug&n=5&seed=11"
+        grid = browser.evaluate("(() => { const g = document.getElementById('grid'); return [g.complete, g.naturalWidth, g.naturalHeight]; })()")
+        assert grid == [True, 5 * 66 + 2, 66 + 2]
+        assert browser.evaluate("document.getElementById('status').className") != "error"
+        assert browser.evaluate("location.search") == "?" + query  # the address is a permalink
+        saved = browser.evaluate("""new Promise((resolve) => {  // click the third dog: it is saved as a PNG of its own
+            HTMLAnchorElement.prototype.click = function () {
+                fetch(this.href).then((r) => r.blob()).then((blob) => {
+                    const reader = new FileReader();
+                    reader.onload = () => resolve([this.download, reader.result.split(',')[1]]);
+                    reader.readAsDataURL(blob); }); };
+            const grid = document.getElementById('grid'), box = grid.getBoundingClientRect(), scale = box.width / grid.naturalWidth;
+            grid.dispatchEvent(new MouseEvent('click', { bubbles: true, clientX: box.left + (2 + 2 * 66 + 32) * scale,
+                                                         clientY: box.top + (2 + 32) * scale })); })""")
+        assert saved[0] == "biggan_pug_seed11_02.png"
+        tile = np.asarray(Image.open(io.BytesIO(base64.b64decode(saved[1]))).convert("RGB"))
+        assert np.array_equal(tile, expected_images(folders[0], "biggan", np.full(5, 2), seed=11)[2])
+    finally:
+        browser.close()
