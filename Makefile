@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: repro test snakemake bench serve clean-venv
+.PHONY: repro test cluster-test snakemake bench serve clean-venv
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -21,6 +21,12 @@ snakemake: $(STAMP)
 
 test: $(STAMP)
 	pytest -q
+
+# profiles/slurm on a one-node SLURM cluster that the test starts on this machine and stops (root)
+cluster-test: $(STAMP)
+	command -v slurmctld >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge >/dev/null; }
+	pytest -q -m slurm tests/test_cluster.py
 
 bench: $(STAMP)
 	python bench/run.py

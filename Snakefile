@@ -1,5 +1,7 @@
 # One DAG, two drivers: dvc.yaml runs the same commands with the same paths and params keys
 # (tests/test_drivers.py holds them equal). `snakemake --cores 4 report` builds everything.
+import shutil
+import sys
 from pathlib import Path
 
 import yaml
@@ -56,6 +58,12 @@ def SOURCES(step, variant=None):
 def FOLDER(path):
     """Every file of a source folder (dvc.yaml names the folder): the report's templates too."""
     return sorted(str(p) for p in Path(path).rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+
+
+onstart:  # runs before the first job, not in a dry run: `-n --profile profiles/slurm` shows the plan anywhere
+    if workflow.executor_plugin.name == "slurm" and shutil.which("sbatch") is None:
+        sys.exit("error: --profile profiles/slurm needs SLURM (no sbatch on PATH): run it on the cluster's "
+                 "login node, or leave the profile out to run here (snakemake --cores 4 report)")
 
 
 rule report:

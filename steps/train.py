@@ -57,6 +57,8 @@ def main():
     if resumed >= cfg.steps:  # finished, so the stage reran for a param this variant does not read:
         checkpoint.unlink()  # train again (same bytes) rather than leave DVCLive's logs empty
         resumed = 0
+    if resumed:  # a killed or requeued job's log says where its rerun picked up
+        print(f"train {args.variant}: resuming from step {resumed} of {cfg.steps}", flush=True)
     monitor = CheapFID(BreedNetFeatures(load_breednet(args.featnet, device)), images, labels, cfg.fid_samples, device)
     with Live(args.live, resume=resumed > 0, dvcyaml=None, save_dvc_exp=False, report=None) as live:
         live.log_params(asdict(cfg))  # the resolved config: model: with variants.<V> on top

@@ -16,7 +16,8 @@ from doggan.models import variant_module
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = read_params(ROOT / "params.yaml")
 BIN = Path(sys.executable).parent
-PROJECT_FILES = ["dvc.yaml", "Snakefile", "params.yaml", "steps", "src", ".dvc/config", ".dvcignore", ".gitignore"]
+PROJECT_FILES = ["dvc.yaml", "Snakefile", "params.yaml", "steps", "src", "profiles", ".dvc/config", ".dvc/.gitignore",
+                 ".dvcignore", ".gitignore"]
 
 
 def section_config(cls, section, **overrides):
@@ -62,10 +63,15 @@ def headless_chromium():
     return path
 
 
+def project_env(extra=None):
+    """The environment the pipeline's commands run in: this venv's tools first."""
+    return {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1", "PYTHONWARNINGS": "ignore",
+            **(extra or {})}
+
+
 def run(cmd, cwd, check=True, env=None):
-    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1", "PYTHONWARNINGS": "ignore",
-           **(env or {})}
-    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, shell=isinstance(cmd, str))
+    result = subprocess.run(cmd, cwd=cwd, env=project_env(env), capture_output=True, text=True,
+                            shell=isinstance(cmd, str))
     if check and result.returncode != 0:
         raise AssertionError(f"{cmd} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return result

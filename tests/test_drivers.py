@@ -3,6 +3,7 @@ outs and params keys; each runs the tiny pipeline end to end, incrementally, to 
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import sys
@@ -49,8 +50,20 @@ def test_torch_jobs_follow_the_thread_budget_snakemake_gives_them(monkeypatch):
     assert thread_budget() == 1
 
 
-def test_snakemake_threads_and_the_slurm_profile_plan_the_dag(tiny_project):
-    shutil.copytree(ROOT / "profiles", tiny_project / "profiles")
+@pytest.fixture
+def without_slurm(tmp_path, monkeypatch):
+    """PATH with every command of this machine's but SLURM's, as on a laptop."""
+    slurm = {"sbatch", "srun", "salloc", "squeue", "sinfo", "sacct", "scontrol", "scancel", "sacctmgr"}
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    for path in filter(os.path.isdir, os.environ["PATH"].split(os.pathsep)):
+        for tool in Path(path).iterdir():
+            if tool.name not in slurm and not (folder / tool.name).exists():
+                (folder / tool.name).symlink_to(tool)
+    monkeypatch.setenv("PATH", str(folder))
+
+
+def test_snakemake_threads_and_the_slurm_profile_plan_the_dag(tiny_project, without_slurm):
     def dry_run(cmd):
         result = run(cmd, tiny_project)
         output = result.stdout + result.stderr
@@ -62,6 +75,14 @@ def test_snakemake_threads_and_the_slurm_profile_plan_the_dag(tiny_project):
     assert snakemake_planned(cluster) == {"demo_data", "parse", "crop", "featnet", "reference", "train", "generate",
                                           "score", "report"}
     assert len(train_jobs) == 2 and all("runtime=720" in job and "gpu=1" in job for job in train_jobs)  # the profile's
+    assert "Traceback" not in cluster
+
+
+def test_the_slurm_profile_stops_in_one_line_where_there_is_no_slurm(tiny_project, without_slurm):
+    result = run("snakemake --profile profiles/slurm report", tiny_project, check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("error: --profile profiles/slurm needs SLURM (no sbatch on PATH)")
+    assert not (tiny_project / "data").exists()  # no job ran
 
 
 def ran_stages(output):
@@ -170,6 +191,20 @@ def test_a_new_variant_is_one_module_and_one_params_block(dvc_project, tmp_path)
     assert ran_stages(run("dvc repro", root, env=env).stdout) == {"train@toy", "generate@toy", "score@toy", "report"}
     assert "toy" in (root / "reports/README.md").read_text()
     assert json.loads((root / "reports/metrics/toy.json").read_text())["n"] == 40
+
+
+@pytest.mark.e2e
+def test_a_run_pushed_to_a_shared_remote_is_pulled_by_a_fresh_clone_that_has_nothing_to_rerun(dvc_project, tmp_path):
+    # the README's "Sharing artifacts", on a copy: the fixture's project stays as the other tests expect it
+    work, remote, clone = tmp_path / "work", tmp_path / "remote", tmp_path / "clone"
+    shutil.copytree(dvc_project[0], work)
+    run(f"dvc remote add -d shared {remote} && git add -A && git -c user.name=t -c user.email=t@t commit -qm run"
+        " && dvc push", work)
+    run(f"git clone -q {work} {clone} && cd {clone} && dvc pull", tmp_path)
+    repro = run("dvc repro", clone)
+    assert ran_stages(repro.stdout) == set() and "Data and pipelines are up to date" in repro.stdout, repro.stdout
+    for path in DETERMINISTIC:
+        assert digest(clone / path) == digest(work / path), path
 
 
 @pytest.mark.e2e
