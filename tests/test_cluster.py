@@ -34,13 +34,13 @@ def one_node(profile):
     profile asks 8 threads per torch job and a GPU per train job; all else it asks stays (these settings
     replace the profile's whole entries, so they repeat the rest). 2 threads is also what `--cores 2`
     gives every torch rule locally, so both runs compute alike. No slurmdbd here, so `sacct`, the
-    plugin's default, knows no jobs: squeue reports them (finished ones for MinJobAge, 300 s). Poll every
-    2 s rather than 40, and keep every job's log for the checks below."""
+    plugin's default, knows no jobs: squeue reports them (finished ones for MinJobAge, 300 s). Ask first
+    after 8 s rather than 40, as most jobs here take 5-8 s, and keep every job's log for the checks below."""
     resources = [f"{rule}:{name}={value}" for rule, asks in profile["set-resources"].items()
                  for name, value in asks.items() if name != "gpu"]
-    return (f"--set-threads {' '.join(f'{rule}=2' for rule in profile['set-threads'])} "
-            f"--set-resources {' '.join(resources)} --slurm-status-command squeue "
-            "--slurm-init-seconds-before-status-checks 2 --slurm-keep-successful-logs")
+    return ["--set-threads", *(f"{rule}=2" for rule in profile["set-threads"]), "--set-resources", *resources,
+            "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "8",
+            "--slurm-keep-successful-logs"]
 
 
 def cluster_project(root):
@@ -76,8 +76,9 @@ SlurmctldPidFile={folder}/slurmctld.pid
 SlurmdPidFile={folder}/slurmd.pid
 SlurmctldLogFile={folder}/slurmctld.log
 SlurmdLogFile={folder}/slurmd.log
-# no cgroups in a container: track job processes by their parent ids
-ProctrackType=proctrack/linuxproc
+# end a job's processes by process group (no cgroups to set up); proctrack/linuxproc follows parent
+# ids and lost a requeued job's snakemake, which catches SIGTERM and outlived the shell above it
+ProctrackType=proctrack/pgid
 TaskPlugin=task/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU_Memory
@@ -102,10 +103,10 @@ def answer(*args):
     return result.stdout.strip() if result.returncode == 0 else None
 
 
-def wait_until(condition, seconds=60):
+def wait_until(condition, seconds=60, every=1.0):
     deadline = time.monotonic() + seconds
     while not condition() and time.monotonic() < deadline:
-        time.sleep(1)
+        time.sleep(every)
     return condition()
 
 
@@ -177,15 +178,14 @@ def local_run(tmp_path_factory):
 
 def requeue_training(root, snakemake):
     """Requeue train@dcgan once it has written a checkpoint, as a preempting scheduler would; returns its job id."""
-    while not (root / "models/dcgan/checkpoint.pt").exists():
-        assert snakemake.poll() is None, "snakemake ended before train@dcgan wrote a checkpoint"
-        time.sleep(0.05)
+    assert wait_until(lambda: (root / "models/dcgan/checkpoint.pt").exists() or snakemake.poll() is not None,
+                      seconds=600, every=0.05), "train@dcgan wrote no checkpoint in 10 minutes"
+    assert snakemake.poll() is None, "snakemake ended before train@dcgan wrote a checkpoint"
     jobs = dict(line.split() for line in slurm_command("squeue", "-h", "-o", "%k %i").splitlines())
     job = jobs["rule_train_wildcards_dcgan"]
     slurm_command("scontrol", "requeue", job)
     # SLURM holds a requeued job for two minutes; a test has not got them
-    while "PENDING" not in slurm_command("squeue", "-h", "-o", "%T", "-j", job):
-        time.sleep(0.2)
+    assert wait_until(lambda: answer("squeue", "-o", "%T", "-j", job) == "PENDING"), "the requeued job is not pending"
     slurm_command("scontrol", "update", f"jobid={job}", "StartTime=now")
     return job
 
@@ -195,7 +195,7 @@ def cluster_run(slurm, tmp_path_factory):
     root = cluster_project(tmp_path_factory.mktemp("cluster"))
     with open(root / "snakemake.log", "w") as log:
         profile = yaml.safe_load((root / "profiles/slurm/config.yaml").read_text())
-        snakemake = subprocess.Popen(f"snakemake --profile profiles/slurm report {one_node(profile)}", shell=True,
+        snakemake = subprocess.Popen(["snakemake", "--profile", "profiles/slurm", "report", *one_node(profile)],
                                      cwd=root, env=project_env(), stdout=log, stderr=subprocess.STDOUT)
         try:
             requeued = requeue_training(root, snakemake)
@@ -216,9 +216,22 @@ def completion_records(*job_ids):
 
 
 def slurm_jobs(root):
-    """{SLURM job id: rule} from the executor's per-job logs, .snakemake/slurm_logs/rule_<rule>/[<wildcards>/]<id>.log"""
+    """{SLURM job id: rule} from the executor's job logs: .snakemake/slurm_logs/rule_<rule>/[<wildcards>/]<id>.log"""
     logs = (root / ".snakemake/slurm_logs").glob("rule_*/**/*.log")
     return {log.stem: log.relative_to(root / ".snakemake/slurm_logs").parts[0][len("rule_"):] for log in logs}
+
+
+def processes_in(folder):
+    """Pids of the processes whose working directory is `folder` or inside it."""
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
+        except OSError:  # ended meanwhile
+            continue
+        if cwd == folder or folder in cwd.parents:
+            pids.append(pid)
+    return pids
 
 
 def test_every_rule_ran_as_a_slurm_job_that_completed(cluster_run):
@@ -250,4 +263,5 @@ def test_a_requeued_train_job_resumes_from_its_checkpoint_to_the_same_generator(
     log = next((root / ".snakemake/slurm_logs/rule_train").glob(f"**/{job}.log")).read_text()
     step = int(re.search(rf"train dcgan: resuming from step (\d+) of {STEPS}", log).group(1))
     assert 0 < step < STEPS
+    assert processes_in(root) == []  # nothing of the killed run lives on
     assert (root / "models/dcgan/generator.pt").read_bytes() == (local_run / "models/dcgan/generator.pt").read_bytes()

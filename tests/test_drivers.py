@@ -81,7 +81,8 @@ def test_snakemake_threads_and_the_slurm_profile_plan_the_dag(tiny_project, with
 def test_the_slurm_profile_stops_in_one_line_where_there_is_no_slurm(tiny_project, without_slurm):
     result = run("snakemake --profile profiles/slurm report", tiny_project, check=False)
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1].startswith("error: --profile profiles/slurm needs SLURM (no sbatch on PATH)")
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("error: --profile profiles/slurm needs SLURM (no sbatch on PATH)")
     assert not (tiny_project / "data").exists()  # no job ran
 
 
