@@ -243,17 +243,12 @@ def test_every_rule_ran_as_a_slurm_job_that_completed(cluster_run):
     assert final == {job: ("COMPLETED", str(root)) for job in jobs}
 
 
-def test_the_cluster_scores_equal_a_local_runs(cluster_run, local_run):
+def test_the_cluster_report_has_the_local_runs_scores(cluster_run, local_run):
     root, _ = cluster_run
-    for path in ["models/dcgan/generator.pt", "submissions/dcgan/images.zip"]:
+    for path in ["reports/metrics/dcgan.json", "submissions/dcgan/images.zip"]:  # the generator: the test below
         assert (root / path).read_bytes() == (local_run / path).read_bytes(), path
-
-    def scores(project):  # all but `seconds`, the score stage's own wall-clock time
-        metrics = json.loads((project / "reports/metrics/dcgan.json").read_text())
-        return {key: value for key, value in metrics.items() if key != "seconds"}
-
-    assert scores(root) == scores(local_run)
-    assert scores(root)["fid"] > 0 and (root / "reports/index.html").is_file()
+    assert json.loads((root / "reports/metrics/dcgan.json").read_text())["fid"] > 0
+    assert "dcgan" in (root / "reports/README.md").read_text()
 
 
 def test_a_requeued_train_job_resumes_from_its_checkpoint_to_the_same_generator(cluster_run, local_run):

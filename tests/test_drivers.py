@@ -198,7 +198,7 @@ def test_a_new_variant_is_one_module_and_one_params_block(dvc_project, tmp_path)
 def test_a_run_pushed_to_a_shared_remote_is_pulled_by_a_fresh_clone_that_has_nothing_to_rerun(dvc_project, tmp_path):
     # the README's "Sharing artifacts", on a copy: the fixture's project stays as the other tests expect it
     work, remote, clone = tmp_path / "work", tmp_path / "remote", tmp_path / "clone"
-    shutil.copytree(dvc_project[0], work)
+    shutil.copytree(dvc_project[0], work, symlinks=True)
     run(f"dvc remote add -d shared {remote} && git add -A && git -c user.name=t -c user.email=t@t commit -qm run"
         " && dvc push", work)
     run(f"git clone -q {work} {clone} && cd {clone} && dvc pull", tmp_path)
