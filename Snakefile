@@ -10,6 +10,14 @@ from doggan.imports import closure, model_code, variant_file
 
 configfile: "params.yaml"
 
+# profiles/slurm says so through `config: [profile=slurm]`: the only way the Snakefile can know
+# (the executor is chosen after it is read); not a params key, so taken out before anything else
+PROFILE = config.pop("profile", None)
+NO_SLURM = ("--profile profiles/slurm needs SLURM (no sbatch on PATH): run it on the cluster's login node, "
+            "or leave the profile out to run here (snakemake --cores 4 report)")
+if PROFILE == "slurm" and shutil.which("sbatch") is None:
+    print(f"hint: {NO_SLURM}", file=sys.stderr)  # a dry run still shows the plan
+
 VARIANTS = list(config["variants"])
 IMAGES, ANNOTATIONS = config["data"]["images"], config["data"]["annotations"]
 REFERENCE = f"data/interim/reference_{config['metric']['network']}.npz"
@@ -60,10 +68,9 @@ def FOLDER(path):
     return sorted(str(p) for p in Path(path).rglob("*") if p.is_file() and "__pycache__" not in p.parts)
 
 
-onstart:  # runs before the first job, not in a dry run: `-n --profile profiles/slurm` shows the plan anywhere
-    if workflow.executor_plugin.name == "slurm" and shutil.which("sbatch") is None:
-        sys.exit("error: --profile profiles/slurm needs SLURM (no sbatch on PATH): run it on the cluster's "
-                 "login node, or leave the profile out to run here (snakemake --cores 4 report)")
+onstart:  # runs before the first job, not in a dry run
+    if PROFILE == "slurm" and shutil.which("sbatch") is None:
+        sys.exit(f"error: {NO_SLURM}")
 
 
 rule report:

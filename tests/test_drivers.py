@@ -76,6 +76,7 @@ def test_snakemake_threads_and_the_slurm_profile_plan_the_dag(tiny_project, with
                                           "score", "report"}
     assert len(train_jobs) == 2 and all("runtime=720" in job and "gpu=1" in job for job in train_jobs)  # the profile's
     assert "Traceback" not in cluster
+    assert "hint: --profile profiles/slurm needs SLURM (no sbatch on PATH)" in cluster
 
 
 def test_the_slurm_profile_stops_in_one_line_where_there_is_no_slurm(tiny_project, without_slurm):
