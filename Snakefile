@@ -54,12 +54,15 @@ def P(*keys):
     return {key: value(key) for key in keys}
 
 
+MODEL_CODE = model_code(VARIANTS)  # parsed once, not once per job
+
+
 def SOURCES(step, variant=None):
     """The step and the project modules it imports, directly or not (doggan.imports); train and
     generate also depend on the model code and their variant's module, as dvc.yaml says."""
     sources = [f"steps/{step}.py", *closure(f"steps/{step}.py")]
     if variant is not None:
-        sources = sorted(set(sources) | set(model_code(VARIANTS)) | {variant_file(variant)})
+        sources = sorted(set(sources) | set(MODEL_CODE) | {variant_file(variant)})
     return sources
 
 
