@@ -26,7 +26,7 @@ SETUPS = {
     # here (12 images a batch), though it learns the dogs faster
     "dcgan": (dict(ngf=8, ndf=8, nz=16, steps=150, lr=1e-3, lr_schedule="constant", spectral_norm=True,
                    d_batchnorm=False), 5),
-    "cdcgan": (dict(ngf=8, ndf=8, nz=16, embed=8, steps=200, lr=1e-3, d_dropout=0.3), 2.5),
+    "cdcgan": (dict(ngf=8, ndf=8, nz=16, embed=8, steps=200, lr=1e-3, lr_schedule="constant", d_dropout=0.3), 2.5),
     "progan": (dict(channels=16, nz=16, embed=8, resolution_steps=[150, 100, 100, 100, 100], lr=2e-3, ema=0.0), 1.2),
     "autoencoder": (dict(width=8, nz=64, steps=150, lr=2e-3), 2.5),
     "biggan": (dict(g_ch=4, d_ch=4, nz=20, shared_dim=8, steps=100, lr=1e-3, d_lr=1e-3, ema=0.0, augment=""), 2.5),

@@ -86,6 +86,40 @@ def test_progan_building_blocks():
     assert stat.shape == (8, 4, 2, 2) and np.allclose(stat[:, 3, 0, 0].numpy(), np.tile(expected, 4), atol=1e-6)
 
 
+def test_breedwise_stddev_is_the_spread_within_each_breed():
+    from doggan.models.layers import breedwise_stddev
+
+    x, labels = torch.randn(7, 3, 2, 2), torch.tensor([0, 2, 0, 2, 2, 1, 0])
+    stat = breedwise_stddev(x, labels)[:, 3, 0, 0].numpy()
+    flat = x.flatten(1).numpy()
+    for i, y in enumerate(labels.tolist()):
+        same = flat[labels.numpy() == y]
+        assert stat[i] == pytest.approx(np.sqrt(same.var(0) + 1e-8).mean(), abs=1e-5)
+    assert stat[5] == pytest.approx(1e-4)  # breed 1 appears once: no spread
+    # the collapse minibatch_stddev misses: each breed one image, breeds differ
+    labels = torch.tensor([0, 1, 2, 3, 0, 1, 2, 3])
+    collapsed = torch.randn(4, 3, 2, 2)[labels]
+    assert breedwise_stddev(collapsed, labels)[:, 3].max() < 1e-3 < progan.minibatch_stddev(collapsed)[:, 3].min()
+
+
+@pytest.mark.parametrize("variant", ["dcgan", "cdcgan", "gan", "biggan"])
+def test_standing_stats_are_the_plain_average_over_the_samplers_batches(variant):
+    model = tiny_model(variant)
+    model.train_step(*[t.float() / 127.5 - 1 if t.dtype == torch.uint8 else t for t in data(4)], 0.5)
+    G = model.sampler()
+    norm = next(m for m in G.modules() if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)))
+    seen, mode = capture_inputs(norm), G.training
+    model.prepare_sampler(None, "cpu")
+    dims = [0] + list(range(2, seen[0].dim()))
+    assert len(seen) == 16
+    assert torch.allclose(norm.running_mean, torch.stack([s.mean(dims) for s in seen]).mean(0), atol=1e-5)
+    assert torch.allclose(norm.running_var, torch.stack([s.var(dims) for s in seen]).mean(0), rtol=1e-4, atol=1e-6)
+    assert norm.momentum == 0.1 and G.training == mode
+    state = {k: v.clone() for k, v in G.state_dict().items()}
+    model.prepare_sampler(None, "cpu")  # deterministic: its own RNG
+    assert all(torch.equal(state[k], v) for k, v in G.state_dict().items())
+
+
 @pytest.mark.parametrize("variant", ["progan", "biggan"])
 def test_projection_discriminator_and_ema(variant):
     model = tiny_model(variant)

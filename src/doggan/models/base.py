@@ -101,4 +101,32 @@ class GANModel(nn.Module):
     def prepare_sampler(self, images, device):
         """Called before every cheap FID and when training ends, before the generator is saved
         (the autoencoder fits its code distribution here); must be deterministic and leave the
-        training RNG alone. Default: nothing."""
+        training RNG alone. Default: the sampler's standing BatchNorm statistics."""
+        self.standing_stats(device)
+
+    @torch.no_grad()
+    def standing_stats(self, device, batches=16, seed=0):
+        """Re-estimate the sampler's BatchNorm statistics as the plain average over `batches`
+        batches of its own samples (BigGAN-PyTorch's standing stats). The running averages
+        training leaves behind (momentum 0.1) mix the last ~10 steps' weights, and a G that moves
+        fast samples worse with them in eval mode. Uses its own RNG and changes nothing training
+        reads: only the norms run in training mode."""
+        G = self.sampler()
+        norms = [m for m in G.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+        if not norms:
+            return
+        momenta = [m.momentum for m in norms]
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average
+        modes, rng = {m: m.training for m in G.modules()}, torch.Generator().manual_seed(seed)
+        G.eval()  # as when sampling (spectral norm keeps its vectors), but for the norms, which collect
+        for m in norms:
+            m.train()
+        for _ in range(batches):
+            z = torch.randn(self.cfg.batch_size, self.cfg.nz, generator=rng).to(device)
+            G(z, torch.randint(0, self.n_classes, (self.cfg.batch_size,), generator=rng).to(device))
+        for m, mode in modes.items():
+            m.training = mode
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum

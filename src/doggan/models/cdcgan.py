@@ -13,7 +13,7 @@ from torch import nn
 
 from doggan.config import option
 from doggan.models.base import GANModel, TrainConfig
-from doggan.models.layers import DCGANGenerator, minibatch_stddev, truncated_normal_init
+from doggan.models.layers import DCGANGenerator, breedwise_stddev, truncated_normal_init
 from doggan.training.losses import bce_d_loss, bce_g_loss
 
 
@@ -61,7 +61,7 @@ class Discriminator(nn.Module):
     def forward(self, x, labels):
         label_channel = self.label_map(labels).view(-1, 1, self.size, self.size)
         h = self.net(torch.cat([x, label_channel], 1))
-        return self.out(minibatch_stddev(h) if self.minibatch_std else h).flatten()
+        return self.out(breedwise_stddev(h, labels) if self.minibatch_std else h).flatten()
 
 
 def build_generator(cfg, n_classes):

@@ -14,7 +14,7 @@ from torch.nn.utils import spectral_norm
 
 from doggan.config import option
 from doggan.models.base import GANModel, TrainConfig
-from doggan.models.layers import DCGANGenerator, truncated_normal_init
+from doggan.models.layers import DCGANGenerator, minibatch_stddev, truncated_normal_init
 from doggan.training.losses import bce_d_loss, bce_g_loss
 
 
@@ -28,13 +28,15 @@ class Config(TrainConfig):
     instance_noise: float  = option("std of noise on D's inputs at step 0, decayed linearly to 0", low=0.0)
     spectral_norm: bool    = option("spectral norm on D's convolutions")
     d_batchnorm: bool      = option("BatchNorm after D's inner convolutions, as pytorch/examples' DCGAN")
+    minibatch_std: bool    = option("minibatch stddev before D's last layer (ProGAN's), so D sees a batch's diversity")
 
 
 class Discriminator(nn.Module):
     """image (N, 3, 64, 64) -> logit (N,)."""
 
-    def __init__(self, ndf, use_sn, batchnorm=False):
+    def __init__(self, ndf, use_sn, batchnorm=False, minibatch_std=False):
         super().__init__()
+        self.minibatch_std = minibatch_std
         sn = spectral_norm if use_sn else (lambda m: m)
 
         def down(cin, cout, bn=batchnorm):
@@ -43,11 +45,12 @@ class Discriminator(nn.Module):
 
         self.net = nn.Sequential(
             *down(3, ndf, bn=False), *down(ndf, ndf * 2), *down(ndf * 2, ndf * 4), *down(ndf * 4, ndf * 8),  # 4x4
-            sn(nn.Conv2d(ndf * 8, 1, 4, 1, 0)),
         )
+        self.out = sn(nn.Conv2d(ndf * 8 + minibatch_std, 1, 4, 1, 0))
 
     def forward(self, x, labels=None):
-        return self.net(x).flatten()
+        h = self.net(x)
+        return self.out(minibatch_stddev(h) if self.minibatch_std else h).flatten()
 
 
 def build_generator(cfg, n_classes):
@@ -58,7 +61,7 @@ class Model(GANModel):
     def __init__(self, cfg, n_classes):
         super().__init__(cfg, n_classes)
         self.generator = build_generator(cfg, n_classes)
-        self.discriminator = Discriminator(cfg.ndf, cfg.spectral_norm, cfg.d_batchnorm)
+        self.discriminator = Discriminator(cfg.ndf, cfg.spectral_norm, cfg.d_batchnorm, cfg.minibatch_std)
         self.apply(truncated_normal_init)
         self.setup_ema()
         self.optimizers = self.adam_for_g_and_d()

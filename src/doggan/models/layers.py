@@ -101,3 +101,18 @@ def minibatch_stddev(x, group=4):
     y = x.view(g, -1, c, h, w)
     std = (y.var(0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (n / g,)
     return torch.cat([x, std.repeat(g)[:, None, None, None].expand(n, 1, h, w)], 1)
+
+
+def breedwise_stddev(x, labels):
+    """minibatch_stddev within each breed: append, per sample, the mean over features of the std
+    over the batch's samples of its own breed (0 for a breed seen once). A conditional G that
+    ignores z gives 0 where real images of a breed differ; across breeds, as minibatch_stddev's
+    random groups mix them, its samples still differ and the collapse goes unseen."""
+    n, c, h, w = x.shape
+    onehot = torch.nn.functional.one_hot(labels, int(labels.max()) + 1).to(x.dtype)  # (n, breeds)
+    counts = onehot.sum(0).clamp(min=1)[:, None]
+    flat = x.flatten(1)
+    mean = (onehot.T @ flat) / counts  # (breeds, c*h*w)
+    var = (onehot.T @ (flat - mean[labels]).pow(2)) / counts
+    std = (var + 1e-8).sqrt().mean(1)[labels]  # (n,)
+    return torch.cat([x, std[:, None, None, None].expand(n, 1, h, w)], 1)
