@@ -109,10 +109,12 @@ def breedwise_stddev(x, labels):
     ignores z gives 0 where real images of a breed differ; across breeds, as minibatch_stddev's
     random groups mix them, its samples still differ and the collapse goes unseen."""
     n, c, h, w = x.shape
+    # one-hot products, not indexing: the backward of indexing scatters with atomic adds on CPU,
+    # so runs were not repeatable
     onehot = torch.nn.functional.one_hot(labels, int(labels.max()) + 1).to(x.dtype)  # (n, breeds)
     counts = onehot.sum(0).clamp(min=1)[:, None]
     flat = x.flatten(1)
     mean = (onehot.T @ flat) / counts  # (breeds, c*h*w)
-    var = (onehot.T @ (flat - mean[labels]).pow(2)) / counts
-    std = (var + 1e-8).sqrt().mean(1)[labels]  # (n,)
+    var = (onehot.T @ (flat - onehot @ mean).pow(2)) / counts
+    std = onehot @ (var + 1e-8).sqrt().mean(1)  # (n,)
     return torch.cat([x, std[:, None, None, None].expand(n, 1, h, w)], 1)
