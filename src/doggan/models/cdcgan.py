@@ -1,7 +1,10 @@
 """Conditional DCGAN (the C-DCGAN seed, ported from Fashion-MNIST to 64x64 dogs).
 
 The breed enters G as a learned embedding joined to z, and D as an extra input channel: the
-embedding painted as a 64x64 map. D has dropout; BCE with the real target smoothed to 0.9. The
+embedding painted as a 64x64 map. D has dropout; BCE with the real target smoothed to 0.9.
+Before D's output, the spread of its features among the batch's images of the same breed
+(`breedwise_stddev`): ProGAN's minibatch stddev over random groups mixes breeds, whose images
+differ anyway, so a G drawing one image per breed went unseen. The
 seed also smoothed the fake target to 0.1, which removes D's push on samples far from the data
 (Salimans et al. 2016, section 3.4): it is 0 here by default (`fake_target`).
 """
@@ -23,8 +26,8 @@ class Config(TrainConfig):
     ndf: int            = option("discriminator width", low=4)
     embed: int          = option("size of G's breed embedding", low=1)
     d_dropout: float    = option("dropout after each of D's blocks", low=0.0, high=0.95)
-    minibatch_std: bool = option("minibatch stddev before D's last layer (ProGAN's), so a G that ignores z "
-                                 "within a breed is caught")
+    minibatch_std: bool = option("minibatch stddev within each breed before D's last layer, so a G that "
+                                 "ignores z within a breed is caught")
     real_target: float  = option("BCE target for real images", low=0.5, high=1.0)
     fake_target: float  = option("BCE target for generated images (the seed's 0.1 lets bad samples off: "
                                  "Salimans et al. 2016, 3.4)", low=0.0, high=0.5)
