@@ -99,6 +99,13 @@ def test_progan_generator_does_not_mark_its_borders():
     assert not torch.allclose(y, y[:, :, :1, :1].expand_as(y), atol=1e-3)
 
 
+def test_upsample2x_is_nearest_interpolation():
+    from doggan.models.layers import upsample2x
+
+    x = torch.randn(3, 5, 4, 7)
+    assert torch.equal(upsample2x(x), F.interpolate(x, scale_factor=2, mode="nearest"))
+
+
 def test_breedwise_stddev_is_the_spread_within_each_breed():
     from doggan.models.layers import breedwise_stddev
 

@@ -18,7 +18,7 @@ from torch.nn.utils import spectral_norm
 from doggan.config import option
 from doggan.errors import ParamError
 from doggan.models.base import GANModel, TrainConfig
-from doggan.models.layers import ConditionalBatchNorm2d, ProjectionHead, SelfAttention
+from doggan.models.layers import ConditionalBatchNorm2d, ProjectionHead, SelfAttention, upsample2x
 from doggan.training.augment import POLICIES, diff_augment
 from doggan.training.losses import hinge_d_loss, hinge_g_loss
 
@@ -57,9 +57,9 @@ class GBlock(nn.Module):
         self.shortcut = sn_conv(cin, cout, 1, 0)
 
     def forward(self, x, cond):
-        h = F.interpolate(F.relu(self.bn1(x, cond)), scale_factor=2)
+        h = upsample2x(F.relu(self.bn1(x, cond)))
         h = self.conv2(F.relu(self.bn2(self.conv1(h), cond)))
-        return h + self.shortcut(F.interpolate(x, scale_factor=2))
+        return h + self.shortcut(upsample2x(x))
 
 
 class Generator(nn.Module):
