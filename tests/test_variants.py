@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 from doggan.generate import latents
 from doggan.models import autoencoder, progan
+from doggan.models.layers import breedwise_stddev, upsample2x
 from doggan.training.augment import color, cutout, diff_augment, translation
 from doggan.training.loop import train
 
@@ -100,15 +101,11 @@ def test_progan_generator_does_not_mark_its_borders():
 
 
 def test_upsample2x_is_nearest_interpolation():
-    from doggan.models.layers import upsample2x
-
     x = torch.randn(3, 5, 4, 7)
     assert torch.equal(upsample2x(x), F.interpolate(x, scale_factor=2, mode="nearest"))
 
 
 def test_breedwise_stddev_is_the_spread_within_each_breed():
-    from doggan.models.layers import breedwise_stddev
-
     x, labels = torch.randn(7, 3, 2, 2), torch.tensor([0, 2, 0, 2, 2, 1, 0])
     stat = breedwise_stddev(x, labels)[:, 3, 0, 0].numpy()
     flat = x.flatten(1).numpy()
@@ -125,8 +122,6 @@ def test_breedwise_stddev_is_the_spread_within_each_breed():
 def test_breedwise_stddev_gradient_is_repeatable():
     """At cdcgan's demo shape, indexing's backward (atomic adds) gave another gradient in 17 of 20
     repeats, and training runs that were not repeatable."""
-    from doggan.models.layers import breedwise_stddev
-
     g = torch.Generator().manual_seed(0)
     x, labels, weight = torch.randn(32, 256, 4, 4, generator=g), torch.randint(0, 8, (32,), generator=g), torch.randn(32, 257, 4, 4, generator=g)
     grads = []
@@ -140,7 +135,8 @@ def test_breedwise_stddev_gradient_is_repeatable():
 @pytest.mark.parametrize("variant", ["dcgan", "cdcgan", "gan", "biggan"])
 def test_standing_stats_are_the_plain_average_over_the_samplers_batches(variant):
     model = tiny_model(variant)
-    model.train_step(*[t.float() / 127.5 - 1 if t.dtype == torch.uint8 else t for t in data(4)], 0.5)
+    images, labels = data(4)
+    model.train_step(images.float() / 127.5 - 1, labels, 0.5)
     G = model.sampler()
     norm = next(m for m in G.modules() if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)))
     seen, mode = capture_inputs(norm), G.training
