@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from doggan.generate import latents
 from doggan.models import autoencoder, progan
-from doggan.models.layers import breedwise_stddev, upsample2x
+from doggan.models.layers import SelfAttention, breedwise_stddev, upsample2x
 from doggan.training.augment import color, cutout, diff_augment, translation
 from doggan.training.loop import train
 
@@ -105,9 +105,28 @@ def test_upsample2x_is_nearest_interpolation():
     assert torch.equal(upsample2x(x), F.interpolate(x, scale_factor=2, mode="nearest"))
 
 
+@pytest.mark.parametrize("channels", [8, 32])  # 1 and 4 query channels
+def test_self_attention_is_sagans(channels):
+    """x + gamma out(g softmax(theta^T phi)^T), phi and g max-pooled 2x, no scaling (SAGAN)."""
+    torch.manual_seed(0)
+    attention = SelfAttention(channels).eval()
+    with torch.no_grad():
+        attention.gamma.fill_(0.7)
+        x = torch.randn(2, channels, 8, 6)
+        theta = attention.theta(x).flatten(2).numpy()
+        phi = F.max_pool2d(attention.phi(x), 2).flatten(2).numpy()
+        g = F.max_pool2d(attention.g(x), 2).flatten(2).numpy()
+        logits = theta.transpose(0, 2, 1) @ phi  # (n, hw, hw/4)
+        weights = np.exp(logits - logits.max(-1, keepdims=True))
+        weights /= weights.sum(-1, keepdims=True)
+        o = torch.from_numpy(g @ weights.transpose(0, 2, 1)).view(2, -1, 8, 6)
+        expected = x + 0.7 * attention.out(o)
+        assert torch.allclose(attention(x), expected, atol=1e-5)
+
+
 def test_breedwise_stddev_is_the_spread_within_each_breed():
     x, labels = torch.randn(7, 3, 2, 2), torch.tensor([0, 2, 0, 2, 2, 1, 0])
-    stat = breedwise_stddev(x, labels)[:, 3, 0, 0].numpy()
+    stat = breedwise_stddev(x, labels, 3)[:, 3, 0, 0].numpy()
     flat = x.flatten(1).numpy()
     for i, y in enumerate(labels.tolist()):
         same = flat[labels.numpy() == y]
@@ -116,7 +135,7 @@ def test_breedwise_stddev_is_the_spread_within_each_breed():
     # the collapse minibatch_stddev misses: each breed one image, breeds differ
     labels = torch.tensor([0, 1, 2, 3, 0, 1, 2, 3])
     collapsed = torch.randn(4, 3, 2, 2)[labels]
-    assert breedwise_stddev(collapsed, labels)[:, 3].max() < 1e-3 < progan.minibatch_stddev(collapsed)[:, 3].min()
+    assert breedwise_stddev(collapsed, labels, 4)[:, 3].max() < 1e-3 < progan.minibatch_stddev(collapsed)[:, 3].min()
 
 
 def test_breedwise_stddev_gradient_is_repeatable():
@@ -127,7 +146,7 @@ def test_breedwise_stddev_gradient_is_repeatable():
     grads = []
     for _ in range(10):
         leaf = x.clone().requires_grad_()
-        (breedwise_stddev(leaf, labels) * weight).sum().backward()
+        (breedwise_stddev(leaf, labels, 8) * weight).sum().backward()
         grads.append(leaf.grad)
     assert all(torch.equal(grads[0], grad) for grad in grads[1:])
 
@@ -203,9 +222,9 @@ def test_biggan_augments_real_and_fake_for_d_and_conditions_every_block():
     seen = capture_inputs(model.discriminator)
     torch.manual_seed(1)
     model.train_step(real, labels, 0.5)
-    assert not torch.equal(seen[0], real)  # D saw augmented reals ...
-    assert (seen[0] == 0).all(1).any()  # ... with cutout holes (and so did it the fakes)
-    assert (seen[1] == 0).all(1).any() and (seen[2] == 0).all(1).any()
+    (reals, fakes), fakes_for_g = seen[0].split(len(real)), seen[1]  # D's step sees both in one pass
+    assert not torch.equal(reals, real)  # D saw augmented reals ...
+    assert all((x == 0).all(1).any() for x in (reals, fakes, fakes_for_g))  # ... and fakes, with cutout holes
     G = model.generator.eval()
     z, y = torch.randn(1, 20), torch.tensor([0])
     base = G(z, y)

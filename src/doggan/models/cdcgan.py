@@ -64,7 +64,7 @@ class Discriminator(nn.Module):
     def forward(self, x, labels):
         label_channel = self.label_map(labels).view(-1, 1, self.size, self.size)
         h = self.net(torch.cat([x, label_channel], 1))
-        return self.out(breedwise_stddev(h, labels) if self.minibatch_std else h).flatten()
+        return self.out(breedwise_stddev(h, labels, self.label_map.num_embeddings) if self.minibatch_std else h).flatten()
 
 
 def build_generator(cfg, n_classes):
