@@ -10,6 +10,7 @@ from doggan.models import autoencoder, progan
 from doggan.models.layers import SelfAttention, breedwise_stddev, upsample2x
 from doggan.training.augment import color, cutout, diff_augment, translation
 from doggan.training.loop import train
+from doggan.training.losses import mode_seeking_loss
 
 from test_training import data, tiny_model
 
@@ -44,6 +45,37 @@ def test_cdcgan_uses_09_0_targets_and_conditions_both_networks():
     assert model.discriminator(x, torch.tensor([0])) != model.discriminator(x, torch.tensor([1]))
     model.discriminator.train()  # the seed's dropout in D: two passes over the same input differ
     assert not torch.equal(model.discriminator(x, torch.tensor([0])), model.discriminator(x, torch.tensor([0])))
+
+
+def test_mode_seeking_loss_is_msgans():
+    g = torch.Generator().manual_seed(0)
+    fake, z = torch.randn(7, 3, 4, 4, generator=g), torch.randn(7, 5, generator=g)
+    f, w = fake.double().numpy(), z.double().numpy()
+    ratio = np.abs(f[:3] - f[3:6]).mean() / np.abs(w[:3] - w[3:6]).mean()  # the odd 7th has no pair
+    assert mode_seeking_loss(fake, z).item() == pytest.approx(1 / (ratio + 1e-5), rel=1e-5)
+    assert mode_seeking_loss(fake[:1].expand(7, -1, -1, -1), z).item() == pytest.approx(1e5)  # z ignored
+
+
+def test_cdcgan_mode_seeking_pairs_breeds_and_spreads_samples():
+    model = tiny_model("cdcgan", mode_seeking=1.0)
+    images, labels = data(5)
+    seen = {"g": [], "d": []}
+    for name, net in (("g", model.generator), ("d", model.discriminator)):
+        net.register_forward_pre_hook(lambda m, args, name=name: seen[name].append(args[1].clone()))
+    model.train_step(images.float() / 127.5 - 1, labels, 0.0)
+    paired = labels[[0, 1, 0, 1, 4]]  # the second pair of two draws the first pair's breeds
+    assert torch.equal(seen["g"][0], paired) and torch.equal(seen["d"][0], labels)
+    assert all(torch.equal(y, paired) for y in seen["d"][1:])
+
+    G = model.generator  # the term alone, minimised, moves one breed's samples apart
+    z, y = torch.randn(8, 16, generator=torch.Generator().manual_seed(1)), torch.zeros(8, dtype=torch.long)
+    spread = lambda: (G(z, y)[:4] - G(z, y)[4:]).abs().mean().item()  # noqa: E731
+    before, optimizer = spread(), torch.optim.Adam(G.parameters(), 1e-3)
+    for _ in range(5):
+        optimizer.zero_grad()
+        mode_seeking_loss(G(z, y), z).backward()
+        optimizer.step()
+    assert spread() > 1.2 * before
 
 
 def test_progan_schedule_fades_each_resolution_in_from_0_to_1():

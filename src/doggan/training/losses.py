@@ -29,3 +29,12 @@ def r1_penalty(real_logits, real):
     smooth where the data is. `real` must have requires_grad set before D saw it."""
     (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
     return grad.pow(2).flatten(1).sum(1).mean()
+
+
+def mode_seeking_loss(fake, z, eps=1e-5):
+    """MSGAN's mode-seeking term (Mao et al. 2019), to minimise: 1 / (ratio + eps), the ratio being
+    the mean absolute difference of the batch's paired samples, first half against second half,
+    over that of their latents. A G that ignores z pays 1 / eps; the pairs must share their labels."""
+    half = len(fake) // 2
+    distance = lambda t: (t[:half] - t[half:2 * half]).abs().mean()  # noqa: E731
+    return 1.0 / (distance(fake) / distance(z) + eps)
