@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from doggan.generate import latents
-from doggan.models import autoencoder, progan
+from doggan.models import autoencoder, biggan, progan
 from doggan.models.layers import SelfAttention, breedwise_stddev, upsample2x
 from doggan.training.augment import color, cutout, diff_augment, translation
 from doggan.training.loop import train
@@ -119,17 +119,26 @@ def test_progan_building_blocks():
     assert stat.shape == (8, 4, 2, 2) and np.allclose(stat[:, 3, 0, 0].numpy(), np.tile(expected, 4), atol=1e-6)
 
 
-def test_progan_generator_does_not_mark_its_borders():
-    """A flat input stays flat through G's blocks: zero padding marked every block's border, and the
-    demo's samples wore a bright frame."""
+def is_flat(x, atol):
+    return torch.allclose(x, x[:, :, :1, :1].expand_as(x), atol=atol)
+
+
+def test_generators_do_not_mark_their_borders():
+    """A flat input stays flat through progan's and biggan's G blocks: zero padding marked every
+    block's border, and the demo's samples wore a light frame."""
     G = progan.Generator(nz=8, channels=16, embed=4, n_classes=2)
     x = torch.ones(1, 16, 4, 4) * torch.randn(1, 16, 1, 1)
     for i in range(len(progan.RESOLUTIONS)):
         x = G.block(i, x)
-        assert torch.allclose(x, x[:, :, :1, :1].expand_as(x), atol=1e-5), f"block {i} marks the border"
+        assert is_flat(x, 1e-5), f"progan block {i} marks the border"
     G.blocks[1][0].pad_mode = "zeros"
-    y = G.block(1, G.block(0, torch.ones(1, 16, 4, 4)))
-    assert not torch.allclose(y, y[:, :, :1, :1].expand_as(y), atol=1e-3)
+    assert not is_flat(G.block(1, G.block(0, torch.ones(1, 16, 4, 4))), 1e-3)
+
+    block, cond = biggan.GBlock(8, 8, cond_dim=4), torch.randn(2, 4)
+    x = torch.ones(2, 8, 4, 4) * torch.randn(2, 8, 1, 1)
+    assert is_flat(block(x, cond), 1e-5)
+    block.conv2.padding_mode = "zeros"
+    assert not is_flat(block(x, cond), 1e-3)
 
 
 def test_upsample2x_is_nearest_interpolation():

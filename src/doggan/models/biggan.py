@@ -18,7 +18,7 @@ from torch.nn.utils import spectral_norm
 from doggan.config import option
 from doggan.errors import ParamError
 from doggan.models.base import GANModel, TrainConfig
-from doggan.models.layers import ConditionalBatchNorm2d, ProjectionHead, SelfAttention, upsample2x
+from doggan.models.layers import GENERATOR_PADDING, ConditionalBatchNorm2d, ProjectionHead, SelfAttention, upsample2x
 from doggan.training.augment import POLICIES, diff_augment
 from doggan.training.losses import hinge_d_loss, hinge_g_loss
 
@@ -43,8 +43,13 @@ class Config(TrainConfig):
                              f"{len(G_MULTIPLIERS)}, got {self.nz}")
 
 
-def sn_conv(cin, cout, kernel=3, padding=1):
-    return spectral_norm(nn.Conv2d(cin, cout, kernel, 1, padding))
+def sn_conv(cin, cout, kernel=3, padding=1, padding_mode="zeros"):
+    return spectral_norm(nn.Conv2d(cin, cout, kernel, 1, padding, padding_mode=padding_mode))
+
+
+def g_conv(cin, cout):
+    """G's 3x3 convolution, padded by mirroring (layers.GENERATOR_PADDING: zeros drew a frame)."""
+    return sn_conv(cin, cout, padding_mode=GENERATOR_PADDING)
 
 
 class GBlock(nn.Module):
@@ -53,7 +58,7 @@ class GBlock(nn.Module):
     def __init__(self, cin, cout, cond_dim):
         super().__init__()
         self.bn1, self.bn2 = ConditionalBatchNorm2d(cin, cond_dim), ConditionalBatchNorm2d(cout, cond_dim)
-        self.conv1, self.conv2 = sn_conv(cin, cout), sn_conv(cout, cout)
+        self.conv1, self.conv2 = g_conv(cin, cout), g_conv(cout, cout)
         self.shortcut = sn_conv(cin, cout, 1, 0)
 
     def forward(self, x, cond):
@@ -74,7 +79,7 @@ class Generator(nn.Module):
         self.blocks = nn.ModuleList([GBlock(widths[i], widths[i + 1], shared_dim + self.chunk) for i in range(4)])
         self.attention_after = 2  # block 2 outputs 32x32
         self.attention = SelfAttention(widths[3])
-        self.out = nn.Sequential(nn.BatchNorm2d(widths[-1]), nn.ReLU(), sn_conv(widths[-1], 3), nn.Tanh())
+        self.out = nn.Sequential(nn.BatchNorm2d(widths[-1]), nn.ReLU(), g_conv(widths[-1], 3), nn.Tanh())
 
     def forward(self, z, labels):
         chunks = z.split(self.chunk, dim=1)

@@ -21,7 +21,7 @@ from torch import nn
 from doggan.config import option
 from doggan.models.base import GANModel, TrainConfig
 from doggan.models.layers import DCGANGenerator, breedwise_stddev, truncated_normal_init
-from doggan.training.losses import bce_d_loss, bce_g_loss, mode_seeking_loss
+from doggan.training.losses import bce_d_loss, bce_g_loss, mode_seeking_loss, mode_seeking_pairs
 
 
 @dataclass(frozen=True)
@@ -90,10 +90,8 @@ class Model(GANModel):
 
     def train_step(self, real, labels, progress):
         G, D, cfg = self.generator, self.discriminator, self.cfg
-        z, fake_labels = torch.randn(real.shape[0], cfg.nz, device=real.device), labels
-        if cfg.mode_seeking:  # MSGAN's pairs: the second half draws the first half's breeds
-            half = len(labels) // 2
-            fake_labels = torch.cat([labels[:half], labels[:half], labels[2 * half:]])
+        z = torch.randn(real.shape[0], cfg.nz, device=real.device)
+        fake_labels = mode_seeking_pairs(labels) if cfg.mode_seeking else labels
         fake = G(z, fake_labels)
         loss_d = self.optimize("d", bce_d_loss(D(real, labels), D(fake.detach(), fake_labels), cfg.real_target, cfg.fake_target))
         loss_g = bce_g_loss(D(fake, fake_labels))

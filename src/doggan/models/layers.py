@@ -6,6 +6,13 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import spectral_norm
 
+# How progan's and biggan's generators pad their 3x3 convolutions. Zero padding marks every block's
+# border, which their few hundred demo steps never unlearnt: samples wore a light frame. Repeating
+# the edge removed the frame but drew streaks from it across the image; mirroring it removes both.
+# 2 seeds, 1000-sample FID: biggan zeros 81.6 / 90.6, replicate 79.4 / 84.3, reflect 74.8 / 82.8;
+# progan replicate 80.9 / 52.5, reflect 72.7 / 52.9 (zeros: 145 against replicate's 112, one seed).
+GENERATOR_PADDING = "reflect"
+
 
 def truncated_normal_init(module, std=0.02):
     """Weights ~ N(0, std) truncated at 2 std (the original's initializer), biases 0."""
@@ -91,9 +98,12 @@ class SelfAttention(nn.Module):
         # softmax(query^T key) value^T, unscaled as in SAGAN, by the fused kernel, which needs one
         # width for all three: query and key get zero channels (their products stay the same).
         # 3-4x faster than by hand on CPU, where biggan spent half its step in attention.
-        pad = value.shape[1] - query.shape[1]
-        heads = lambda t, extra=0: F.pad(t, (0, 0, 0, extra)).transpose(1, 2).contiguous()[:, None]
-        o = F.scaled_dot_product_attention(heads(query, pad), heads(key, pad), heads(value), scale=1.0)
+        width = value.shape[1]
+
+        def heads(t):  # (n, c, hw) -> (n, 1, hw, width), zero channels appended
+            return F.pad(t, (0, 0, 0, width - t.shape[1])).transpose(1, 2).contiguous()[:, None]
+
+        o = F.scaled_dot_product_attention(heads(query), heads(key), heads(value), scale=1.0)
         return x + self.gamma * self.out(o[:, 0].transpose(1, 2).reshape(n, -1, h, w))
 
 
@@ -126,7 +136,9 @@ def breedwise_stddev(x, labels, n_classes):
 
 
 def upsample2x(x):
-    """Nearest-neighbour 2x upsampling, the same values as F.interpolate(x, scale_factor=2); on CPU
-    F.interpolate spends most of its time in a copy, this takes 20% off a biggan pass."""
+    """Nearest-neighbour 2x upsampling, the same values as F.interpolate(x, scale_factor=2). On CPU
+    its forward is faster (20% off a biggan generation pass), its backward slower (18.8 against
+    14.2 ms at (32, 32, 32, 32)). biggan's demo gains on balance: about 5 s more over its 200
+    training steps, 7 s less to generate 10,000 images."""
     n, c, h, w = x.shape
     return x[:, :, :, None, :, None].expand(n, c, h, 2, w, 2).reshape(n, c, 2 * h, 2 * w)

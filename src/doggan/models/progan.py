@@ -6,16 +6,15 @@ Each resolution trains `resolution_steps[i]` steps; a new resolution's first `fa
 blends it in, alpha rising linearly from 0 to 1 (the original computed alpha with integer
 division, so it stayed 0 and every new block was switched on abruptly). Real images are shown
 to D at the current resolution, blended the same way. A step at 8 px costs a few percent of
-one at 64 px, so the demo spends most of its images at low resolution.
+one at 64 px, so the demo spends 700 of its 1,000 steps below 64 px.
 
 The paper's D is held by WGAN-GP and a drift term; here hinge loss with a projection head, the
 drift term `drift * D(real)^2` and optionally R1. The projection embedding starts at the scale of
 the head's linear term (torch's N(0, 1) rows made the class term 20x the rest of D's output).
 
-G's 3x3 convolutions pad by repeating the edge, not with zeros: with zero padding every block
-marks its border, pixel norm scales that mark to full strength, and in the demo's few hundred
-steps at 64 px G never unlearnt it: every sample had a bright frame (1000-sample FID 145; 112
-with edge padding, same seed and steps).
+G's 3x3 convolutions pad by mirroring the edge (layers.GENERATOR_PADDING), not with zeros: with
+zero padding every block marks its border, pixel norm scales that mark to full strength, and in
+the demo's few hundred steps at 64 px G never unlearnt it: every sample had a bright frame.
 """
 
 import math
@@ -28,11 +27,10 @@ from torch import nn
 from doggan.config import option
 from doggan.errors import ParamError
 from doggan.models.base import GANModel, TrainConfig
-from doggan.models.layers import ProjectionHead, minibatch_stddev
-from doggan.training.losses import hinge_d_loss, hinge_g_loss, r1_penalty
+from doggan.models.layers import GENERATOR_PADDING, ProjectionHead, minibatch_stddev
+from doggan.training.losses import hinge_d_loss, hinge_g_loss, mode_seeking_loss, mode_seeking_pairs, r1_penalty
 
 RESOLUTIONS = (4, 8, 16, 32, 64)
-EDGE = "replicate"  # G's padding (module docstring)
 
 
 @dataclass(frozen=True)
@@ -45,6 +43,7 @@ class Config(TrainConfig):
                                          low=0.0, high=1.0)
     drift: float                = option("weight of D(real)^2 in D's loss (the paper's epsilon_drift)", low=0.0)
     r1: float                   = option("weight of the R1 penalty (gamma / 2) on D's gradient at real images", low=0.0)
+    mode_seeking: float         = option("weight of MSGAN's mode-seeking term (as cdcgan's)", low=0.0)
 
     def __post_init__(self):
         if len(self.resolution_steps) != len(RESOLUTIONS):
@@ -67,7 +66,7 @@ def schedule(cfg, progress):
 class EqualizedConv2d(nn.Module):
     """Conv whose weights are N(0, 1) and scaled by He's constant at run time, so Adam's
     per-parameter step sizes act alike on every layer (ProGAN's equalized learning rate).
-    `pad_mode`: "zeros", or an F.pad mode ("replicate")."""
+    `pad_mode`: "zeros", or an F.pad mode ("reflect")."""
 
     def __init__(self, cin, cout, kernel, padding=0, pad_mode="zeros"):
         super().__init__()
@@ -109,10 +108,12 @@ class Generator(nn.Module):
         w = widths(channels)
         self.embed = nn.Embedding(n_classes, embed)
         self.input = EqualizedLinear(nz + embed, w[0] * 16)
+
+        def conv(cin, cout):
+            return EqualizedConv2d(cin, cout, 3, 1, GENERATOR_PADDING)
+
         self.blocks = nn.ModuleList(
-            [EqualizedConv2d(w[0], w[0], 3, 1, EDGE)]
-            + [nn.ModuleList([EqualizedConv2d(w[i - 1], w[i], 3, 1, EDGE), EqualizedConv2d(w[i], w[i], 3, 1, EDGE)])
-               for i in range(1, len(RESOLUTIONS))])
+            [conv(w[0], w[0])] + [nn.ModuleList([conv(w[i - 1], w[i]), conv(w[i], w[i])]) for i in range(1, len(RESOLUTIONS))])
         self.to_rgb = nn.ModuleList([EqualizedConv2d(c, 3, 1) for c in w])
         self.register_buffer("stage", torch.tensor(len(RESOLUTIONS) - 1))
         self.register_buffer("alpha", torch.tensor(1.0))
@@ -210,13 +211,18 @@ class Model(GANModel):
             g.stage.fill_(stage)
             g.alpha.fill_(alpha)
         real = resize_real(real, stage, alpha)
-        fake = G.synthesize(torch.randn(real.shape[0], self.cfg.nz, device=real.device), labels)
+        z = torch.randn(real.shape[0], self.cfg.nz, device=real.device)
+        fake_labels = mode_seeking_pairs(labels) if self.cfg.mode_seeking else labels
+        fake = G.synthesize(z, fake_labels)
 
         real.requires_grad_(self.cfg.r1 > 0)
         real_logits = D(real, labels, alpha)
         penalty = self.cfg.drift * real_logits.pow(2).mean()
         if self.cfg.r1 > 0:
             penalty = penalty + self.cfg.r1 * r1_penalty(real_logits, real)
-        loss_d = self.optimize("d", hinge_d_loss(real_logits, D(fake.detach(), labels, alpha)) + penalty)
-        loss_g = self.optimize("g", hinge_g_loss(D(fake, labels, alpha)))
+        loss_d = self.optimize("d", hinge_d_loss(real_logits, D(fake.detach(), fake_labels, alpha)) + penalty)
+        loss_g = hinge_g_loss(D(fake, fake_labels, alpha))
+        if self.cfg.mode_seeking:
+            loss_g = loss_g + self.cfg.mode_seeking * mode_seeking_loss(fake, z)
+        loss_g = self.optimize("g", loss_g)
         return {"loss_d": loss_d, "loss_g": loss_g, "resolution": RESOLUTIONS[stage], "alpha": alpha}

@@ -31,10 +31,18 @@ def r1_penalty(real_logits, real):
     return grad.pow(2).flatten(1).sum(1).mean()
 
 
+def mode_seeking_pairs(labels):
+    """Labels for a fake batch whose second half draws the first half's classes, as
+    mode_seeking_loss needs; an odd batch's last label stays."""
+    half = len(labels) // 2
+    return torch.cat([labels[:half], labels[:half], labels[2 * half:]])
+
+
 def mode_seeking_loss(fake, z, eps=1e-5):
     """MSGAN's mode-seeking term (Mao et al. 2019), to minimise: 1 / (ratio + eps), the ratio being
     the mean absolute difference of the batch's paired samples, first half against second half,
-    over that of their latents. A G that ignores z pays 1 / eps; the pairs must share their labels."""
+    over that of their latents. A G that ignores z pays 1 / eps; the pairs must share their labels
+    (mode_seeking_pairs)."""
     half = len(fake) // 2
     distance = lambda t: (t[:half] - t[half:2 * half]).abs().mean()  # noqa: E731
     return 1.0 / (distance(fake) / distance(z) + eps)
