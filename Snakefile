@@ -83,7 +83,7 @@ rule report:
         expand("reports/train/{variant}/{name}", variant=VARIANTS, name=["metrics.json", "params.yaml", "plots"]),
         expand("reports/figures/{variant}_{kind}.png", variant=VARIANTS, kind=["samples", "breeds"]),
         expand("reports/generate/{variant}.json", variant=VARIANTS),
-        "reports/figures/crops.png", "reports/sanity.json", "reports/data_quality.json", "reports/featnet.json",
+        "reports/figures/crops.png", "reports/yardsticks.json", "reports/data_quality.json", "reports/featnet.json",
     output: "reports/index.html", "reports/README.md", "reports/losses.png", "reports/comparison.png"
     params: settings={"params.yaml": config}, file=PARAMS, reports="reports"
     shell: "python steps/report.py --params {params.file} --reports {params.reports}"
@@ -123,10 +123,10 @@ rule featnet:
 
 rule reference:
     input: SOURCES("reference"), crops=rules.crop.output.crops, table=rules.crop.output.table, featnet=rules.featnet.output.net
-    output: reference=REFERENCE, sanity="reports/sanity.json"
+    output: reference=REFERENCE, yardsticks="reports/yardsticks.json"
     params: settings=P("metric", "generate.n_images"), file=PARAMS
     threads: TORCH_THREADS
-    shell: "python steps/reference.py --params {params.file} --crops {input.crops} --table {input.table} --featnet {input.featnet} --out {output.reference} --sanity {output.sanity}"
+    shell: "python steps/reference.py --params {params.file} --crops {input.crops} --table {input.table} --featnet {input.featnet} --out {output.reference} --yardsticks {output.yardsticks}"
 
 
 rule train:

@@ -68,13 +68,19 @@ class PlainDCGAN:
     def sampler(self):
         return _TrainModeSampler(self.generator)
 
-    def train(self, images, seconds, batch_size=64, on_eval=None, eval_every=None):
-        """images: uint8 (N, 3, 64, 64). Trains for `seconds` of training time (evaluations not counted)."""
+    def train(self, images, seconds=float("inf"), batch_size=64, on_eval=None, eval_every=None, steps=None, on_step=None):
+        """images: uint8 (N, 3, 64, 64). Trains for `seconds` of training time (evaluations not
+        counted), or for `steps` steps; on_eval(seconds, steps) every `eval_every` seconds,
+        on_step(steps) after every step. Returns (seconds, steps)."""
         criterion, g = nn.BCELoss(), torch.Generator().manual_seed(self.seed)
-        spent, steps, next_eval = 0.0, 0, eval_every
-        while spent < seconds:
+        spent, done, next_eval, limit = 0.0, 0, eval_every, steps or float("inf")
+
+        def finished():
+            return spent >= seconds or done >= limit
+
+        while not finished():
             for idx in torch.randperm(len(images), generator=g).split(batch_size):
-                if len(idx) < batch_size or spent >= seconds:
+                if len(idx) < batch_size or finished():
                     continue
                 began = time.perf_counter()
                 real = (images[idx].float() / 255 - 0.5) / 0.5  # transforms.Normalize((0.5,) * 3, (0.5,) * 3)
@@ -88,12 +94,14 @@ class PlainDCGAN:
                 self.generator.zero_grad()
                 criterion(self.discriminator(fake), torch.full((batch_size,), 1.0)).backward()
                 self.opt_g.step()
-                steps += 1
+                done += 1
                 spent += time.perf_counter() - began
+                if on_step:
+                    on_step(done)
                 if on_eval and next_eval and spent >= next_eval:
-                    on_eval(spent, steps)
+                    on_eval(spent, done)
                     next_eval += eval_every
-        return spent, steps
+        return spent, done
 
 
 class _TrainModeSampler(nn.Module):

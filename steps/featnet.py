@@ -1,4 +1,4 @@
-"""Stage featnet: train breednet on the crops; its features score samples when Inception is absent."""
+"""Stage featnet: train rotnet on the crops; its features judge samples when Inception is absent."""
 
 import argparse
 import time
@@ -7,7 +7,7 @@ from doggan.cli import record_timing, run, set_threads
 from doggan.config import load_section, read_params
 from doggan.data.dataset import load_crops
 from doggan.io import write_json
-from doggan.metrics.breednet import FeatnetConfig, save_breednet, train_breednet
+from doggan.metrics.rotnet import FeatnetConfig, save_featnet, train_featnet
 
 
 def main():
@@ -16,17 +16,17 @@ def main():
     parser.add_argument("--crops", required=True)
     parser.add_argument("--table", required=True)
     parser.add_argument("--out", required=True, help="featnet.pt")
-    parser.add_argument("--metrics", required=True, help="json with its accuracy")
+    parser.add_argument("--metrics", required=True, help="json with its accuracy at telling the turn")
     args = parser.parse_args()
     started = time.perf_counter()
     cfg = load_section(FeatnetConfig, read_params(args.params), "featnet")
     set_threads()
-    images, labels, breeds = load_crops(args.crops, args.table)
-    model, metrics = train_breednet(images, labels, len(breeds), cfg)
-    save_breednet(model, args.out)
+    images, _, _ = load_crops(args.crops, args.table)
+    model, metrics = train_featnet(images, cfg)
+    save_featnet(model, args.out)
     write_json(args.metrics, metrics)
     record_timing("featnet", started)
-    print(f"featnet: val accuracy {metrics.get('val_accuracy', float('nan')):.3f} over {len(breeds)} breeds")
+    print(f"featnet: orientation val accuracy {metrics.get('val_accuracy', float('nan')):.3f}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """Stage reference: features, mean and covariance of the real crops under the metric's network,
-and the sanity scores (real vs real, memoriser, noise) every MiFID is read against."""
+MiFID's threshold on that network, and the yardsticks every score is read against."""
 
 import argparse
 import time
@@ -12,8 +12,8 @@ from doggan.config import load_section, lookup, read_params
 from doggan.data.dataset import load_crops
 from doggan.io import atomic_path, write_json
 from doggan.metrics import statistics
-from doggan.metrics.features import MetricConfig, extract_features, feature_network
-from doggan.metrics.sanity import sanity_scores
+from doggan.metrics.features import MetricConfig, extract_features, feature_network, memorization_eps
+from doggan.metrics.yardsticks import yardstick_scores
 
 
 def main():
@@ -23,23 +23,27 @@ def main():
     parser.add_argument("--table", required=True)
     parser.add_argument("--featnet", required=True)
     parser.add_argument("--out", required=True, help="reference_<network>.npz")
-    parser.add_argument("--sanity", required=True, help="json: real-vs-real, memoriser and noise scores")
+    parser.add_argument("--yardsticks", required=True, help="json: the yardsticks' scores")
     args = parser.parse_args()
     started = time.perf_counter()
     params = read_params(args.params)
     cfg = load_section(MetricConfig, params, "metric")
     set_threads()
     images, _, _ = load_crops(args.crops, args.table)
+    crops = images.permute(0, 2, 3, 1).numpy()
     net = feature_network(cfg, args.featnet)
-    features = extract_features(net, images, cfg.batch_size, progress=lambda it: tqdm(it, desc="reference", unit="batch"))
+    features = extract_features(net, crops, cfg.batch_size, progress=lambda it: tqdm(it, desc="reference", unit="batch"))
     mu, sigma = statistics(features)
+    eps = memorization_eps(cfg, features)
     with atomic_path(args.out, suffix=".npz") as tmp:
-        np.savez(tmp, mu=mu, sigma=sigma, features=features, network=np.array(cfg.network))
-    sanity = sanity_scores(features, net, lookup(params, "generate.n_images"), cfg.cosine_eps, cfg.batch_size)
-    write_json(args.sanity, {"network": cfg.network, **sanity})
+        np.savez(tmp, mu=mu, sigma=sigma, features=features, network=np.array(cfg.network), cosine_eps=np.array(eps))
+    yardsticks = yardstick_scores(crops, features, lambda x: extract_features(net, x, cfg.batch_size), eps,
+                                  lookup(params, "generate.n_images"))
+    write_json(args.yardsticks, {"network": cfg.network, "cosine_eps": eps, **yardsticks})
     record_timing("reference", started)
-    print(f"reference: {len(features)} x {features.shape[1]} {cfg.network} features; real-vs-real FID "
-          f"{sanity['real_vs_real']['fid']:.1f}, d {sanity['real_vs_real']['distance']:.3f}")
+    floor = yardsticks["real_vs_real"]
+    print(f"reference: {len(features)} x {features.shape[1]} {cfg.network} features, MiFID eps {eps:.4g}; "
+          f"real-vs-real FID {floor['fid']:.2f}, KID {floor['kid']:.4f}")
 
 
 if __name__ == "__main__":

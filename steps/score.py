@@ -1,4 +1,5 @@
-"""Stage score@V: check the submission as Kaggle did and compute MiFID against the reference."""
+"""Stage score@V: check the submission as Kaggle did; MiFID, KID and precision/recall/density/coverage
+against the reference."""
 
 import argparse
 import time
@@ -28,7 +29,9 @@ def main():
     result = score_images(images, reference, feature_network(cfg, args.featnet), cfg)
     write_json(args.out, result)
     record_timing(f"score@{Path(args.out).stem}", started)  # reports/metrics/<variant>.json
-    print(f"score: MiFID {result['mifid']:.2f} (FID {result['fid']:.2f}, d {result['distance']:.3f}, {result['network']})")
+    print(f"score: FID {result['fid']:.2f}, KID {result['kid']:.4f}, MiFID {result['mifid']:.2f} (d {result['distance']:.4f}, "
+          f"eps {result['cosine_eps']:.4g}), precision {result['precision']:.2f}, recall {result['recall']:.2f} "
+          f"on {result['network']}")
 
 
 if __name__ == "__main__":

@@ -17,8 +17,8 @@ from doggan.config import load_merged, lookup, read_params
 from doggan.data.dataset import load_crops
 from doggan.errors import ParamError
 from doggan.generate import save_generator
-from doggan.metrics.breednet import load_breednet
-from doggan.metrics.features import BreedNetFeatures
+from doggan.metrics.features import RotNetFeatures
+from doggan.metrics.rotnet import load_featnet
 from doggan.models import variant_module
 from doggan.training.loop import checkpoint_step, train
 from doggan.training.monitor import CheapFID
@@ -35,7 +35,7 @@ def main():
     parser.add_argument("--variant", required=True)
     parser.add_argument("--crops", required=True)
     parser.add_argument("--table", required=True)
-    parser.add_argument("--featnet", required=True, help="breednet for the cheap FID during training")
+    parser.add_argument("--featnet", required=True, help="rotnet for the cheap FID during training")
     parser.add_argument("--out", required=True, help="generator.pt")
     parser.add_argument("--live", required=True, help="DVCLive folder")
     args = parser.parse_args()
@@ -59,7 +59,7 @@ def main():
         resumed = 0
     if resumed:  # a killed or requeued job's log says where its rerun picked up
         print(f"train {args.variant}: resuming from step {resumed} of {cfg.steps}", flush=True)
-    monitor = CheapFID(BreedNetFeatures(load_breednet(args.featnet, device)), images, labels, cfg.fid_samples, device)
+    monitor = CheapFID(RotNetFeatures(load_featnet(args.featnet, device)), images, labels, cfg.fid_samples, device)
     with Live(args.live, resume=resumed > 0, dvcyaml=None, save_dvc_exp=False, report=None) as live:
         live.log_params(asdict(cfg))  # the resolved config: model: with variants.<V> on top
 
@@ -71,14 +71,14 @@ def main():
         def evaluate(step):
             live.step = step
             fid = monitor(model)
-            live.log_metric("fid_breednet", fid)
+            live.log_metric("fid_rotnet", fid)
             return fid
 
         result = train(model, images, labels, seed=seed, checkpoint_path=checkpoint, fingerprint=print_,
                        device=device, on_log=on_log, evaluate=evaluate)
         live.summary["kept_step"] = result.best_step
         if math.isfinite(result.best_fid):
-            live.summary["kept_fid_breednet"] = round(result.best_fid, 2)
+            live.summary["kept_fid_rotnet"] = round(result.best_fid, 2)
     counts = np.bincount(labels.numpy(), minlength=len(breeds))
     save_generator(args.out, model.cpu(), args.variant, breeds, counts)
     record_timing(f"train@{args.variant}", started, train_seconds=round(result.seconds, 1),

@@ -16,7 +16,7 @@ from doggan.config import check_sections, load_merged, load_section, read_params
 from doggan.data.crops import CropConfig
 from doggan.data.demo import DemoConfig
 from doggan.generate import GenerateConfig
-from doggan.metrics.breednet import FeatnetConfig
+from doggan.metrics.rotnet import FeatnetConfig
 from doggan.metrics.features import MetricConfig
 from doggan.errors import ParamError
 from doggan.models import variant_module

@@ -120,7 +120,7 @@ DETERMINISTIC = ["data/interim/crops.npy", "models/dcgan/generator.pt", "submiss
 EXPECTED_OUTPUTS = ["reports/index.html", "reports/README.md", "reports/losses.png", "reports/metrics/dcgan.json",
                     "reports/data_quality.json", "reports/figures/crops.png", "reports/figures/dcgan_samples.png",
                     "submissions/dcgan/images.zip", "models/dcgan/generator.pt", "models/dcgan/checkpoint.pt",
-                    "data/interim/crops.npy", "data/interim/reference_breednet.npz"]
+                    "data/interim/crops.npy", "data/interim/reference_rotnet.npz"]
 
 
 @pytest.mark.e2e
@@ -130,7 +130,7 @@ def test_dvc_repro_runs_everything_then_nothing_then_only_what_lr_touches(dvc_pr
     for path in EXPECTED_OUTPUTS:
         assert (root / path).is_file(), path
     metrics = yaml.safe_load((root / "reports/metrics/dcgan.json").read_text())
-    assert metrics["network"] == "breednet" and metrics["n"] == 40 and metrics["fid"] > 0
+    assert metrics["network"] == "rotnet" and metrics["n"] == 40 and metrics["fid"] > 0
     assert ran_stages(run("dvc repro", root).stdout) == set()
     exp = run("dvc exp run -S model.lr=3.0e-4 -S variants.dcgan.label_smoothing=0.0", root)
     # every train@V depends on the model section, but only variants without their own lr change

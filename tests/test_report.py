@@ -8,8 +8,6 @@ import torch
 import yaml
 from PIL import Image
 
-from doggan.metrics.features import extract_features
-from doggan.metrics.sanity import sanity_scores
 from doggan.report.build import render
 
 from conftest import headless_chromium
@@ -25,23 +23,29 @@ def fake_reports(root):
     reports = root / "reports"
     for i, variant in enumerate(["biggan", "dcgan"]):
         write(reports / "metrics" / f"{variant}.json", json.dumps(
-            {"fid": 50.0 + i, "distance": 0.2, "distance_thresholded": 1.0, "mifid": 50.0 + i, "network": "breednet",
-             "n": 10000}))
-        write(reports / "train" / variant / "metrics.json", json.dumps({"kept_step": 2, "kept_fid_breednet": 120.0}))
+            {"fid": 50.0 - i, "distance": 0.2, "distance_thresholded": 1.0, "mifid": 50.0 - i, "cosine_eps": 0.01,
+             "kid": 0.0123, "kid_std": 0.0004, "precision": 0.61, "recall": 0.52, "density": 0.43, "coverage": 0.34,
+             "network": "rotnet", "n": 10000}))
+        write(reports / "train" / variant / "metrics.json", json.dumps({"kept_step": 2, "kept_fid_rotnet": 120.0}))
         resolved = {"lr": [0.0005, 0.0002][i], "batch_size": 32, ["g_ch", "ngf"][i]: [4, 8][i]}
         write(reports / "train" / variant / "params.yaml", yaml.safe_dump(resolved))
         write(reports / "train" / variant / "plots" / "metrics" / "train" / "loss_d.tsv", "step\tloss_d\n1\t1.0\n2\t0.8\n")
-        write(reports / "train" / variant / "plots" / "metrics" / "fid_breednet.tsv", "step\tfid_breednet\n1\t300\n2\t120\n")
+        write(reports / "train" / variant / "plots" / "metrics" / "fid_rotnet.tsv", "step\tfid_rotnet\n1\t300\n2\t120\n")
         write(reports / "generate" / f"{variant}.json", json.dumps({"n_images": 10000}))
         for kind in ("samples", "breeds"):
             (reports / "figures").mkdir(parents=True, exist_ok=True)
             Image.fromarray(np.random.default_rng(i).integers(0, 255, (66, 130, 3), dtype=np.uint8)).save(
                 reports / "figures" / f"{variant}_{kind}.png")
     Image.fromarray(np.full((66, 66, 3), 128, np.uint8)).save(reports / "figures" / "crops.png")
-    sanity = {name: {"fid": fid, "distance": d, "distance_thresholded": d if d < 0.1 else 1.0, "mifid": m}
-              for name, fid, d, m in [("real_vs_real", 8.5, 0.03, 283.3), ("memorizer", 0.4, 0.0, 4e14),
-                                      ("noise", 900.0, 0.5, 900.0)]}
-    write(reports / "sanity.json", json.dumps({"network": "breednet", **sanity}))
+    yardsticks = {name: {"kind": kind, "label": label, "fid": fid, "distance": d, "mifid": m, "kid": 0.001 * fid,
+                         "kid_std": 0.0001, "precision": 0.5, "recall": 0.5, "density": 0.5, "coverage": 0.5}
+                  for name, kind, label, fid, d, m in [
+                      ("real_vs_real", "floor", "real crops, one half against the other", 8.5, 0.03, 8.5),
+                      ("mild_blur", "shape kept", "real crops blurred a little", 20.0, 0.03, 20.0),
+                      ("heavy_blur", "shape destroyed", "real crops blurred a lot", 300.0, 0.03, 300.0),
+                      ("noise", "noise", "uniform noise", 900.0, 0.5, 900.0),
+                      ("memorizer", "memoriser", "training crops resubmitted, against all crops", 0.4, 0.0, 4e14)]}
+    write(reports / "yardsticks.json", json.dumps({"network": "rotnet", "cosine_eps": 0.0123, **yardsticks}))
     write(reports / "data_quality.json", json.dumps({"annotation_files": 10, "photos": 10, "objects": 12, "crops": 11,
                                                      "breeds": 3, "skipped_by_reason": {"box below crop.min_size": 1},
                                                      }))
@@ -56,13 +60,17 @@ def test_report_has_every_part(tmp_path):
     render(reports, tmp_path / "params.yaml")
     md = (reports / "README.md").read_text()
     rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in md.splitlines() if line.startswith("|")]
-    assert ["biggan", "breednet", "50.00", "0.2000", "50.00", "2 (120.00)"] in rows
-    assert ["memoriser (training crops resubmitted)", "breednet", "0.40", "0.0000", "4.00e+14", ""] in rows
+    variants = [row[0] for row in rows if row[0] in ("biggan", "dcgan")]
+    assert variants == ["dcgan", "biggan"]  # best FID first
+    assert ["biggan", "50.00", "0.0123 ± 0.0004", "0.61", "0.52", "0.43", "0.34", "50.00", "0.2000", "2 (120.00)"] in rows
+    assert ["memoriser", "training crops resubmitted, against all crops", "0.40", "0.0004 ± 0.0001", "0.50", "0.50",
+            "0.50", "0.50", "4.00e+14", "0.0000"] in rows
     assert ["box below crop.min_size", "1"] in rows
-    for expected in ["real vs real", "uniform noise", "figures/biggan_breeds.png", "lr: 0.0002",
+    for expected in ["Feature network: rotnet; 10,000 generated images", "shape destroyed", "uniform noise",
+                     "figures/biggan_breeds.png", "lr: 0.0002",
                      "Trained with what differs from `model:`: g_ch: 4, lr: 0.0005.",  # biggan
                      "Trained with what differs from `model:`: ngf: 8.",  # dcgan, at model's lr and batch size
-                     "validation accuracy 0.900", "below the threshold eps"]:
+                     "right 90.0% of the time", "eps = 0.0123, half the distance"]:
         assert expected in md, expected
     assert "figures/dcgan_breeds.png" not in md  # dcgan is unconditional: no per-breed grid
     page = (reports / "index.html").read_text()
@@ -95,22 +103,3 @@ def test_report_renders_in_headless_chromium(tmp_path):
     assert not_white.mean() > 0.05  # text, tables and figures, not a blank page
     assert pixels.std() > 20
     assert not_white[:, 600:].any()  # the figures reach the right half: images loaded, not just text
-
-
-def smooth_images(n, seed):
-    """Dog-crop stand-ins: smooth fields of muted colours (upsampled 4x4 noise around a brown)."""
-    g = torch.Generator().manual_seed(seed)
-    brown = torch.tensor([150.0, 110.0, 80.0])[None, :, None, None]
-    small = (brown + 30 * torch.randn(n, 3, 4, 4, generator=g)).clamp(0, 255)
-    return torch.nn.functional.interpolate(small, size=64, mode="bilinear").round().byte().permute(0, 2, 3, 1).numpy()
-
-
-def test_sanity_yardsticks_are_ordered():
-    pool = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(4), torch.nn.Flatten())
-    net = lambda x: torch.cat([pool(x), pool(x * x)], 1)  # noqa: E731  (96 fixed features: local mean and energy)
-    real = extract_features(net, smooth_images(400, 0))
-    scores = sanity_scores(real, net, n_images=500, eps=0.1)
-    floor, memorizer, noise = scores["real_vs_real"], scores["memorizer"], scores["noise"]
-    assert memorizer["distance"] < 1e-6 and memorizer["mifid"] > 1e6 * memorizer["fid"]
-    assert noise["fid"] > 10 * floor["fid"]
-    assert floor["distance"] > memorizer["distance"]

@@ -32,21 +32,32 @@ from conftest import ROOT, headless_chromium
 from test_training import tiny_model
 
 BREEDS = ["Chihuahua", "Kerry_blue_terrier", "pug"]
-SCORE = {"fid": 48.0, "mifid": 1397.3, "distance": 0.034, "distance_thresholded": 0.034, "network": "breednet", "n": 10000}
+SCORE = {"fid": 4.8, "kid": 0.0412, "kid_std": 0.0021, "precision": 0.61, "recall": 0.12, "density": 0.43,
+         "coverage": 0.2, "mifid": 4.8, "distance": 0.034, "distance_thresholded": 1.0, "cosine_eps": 0.004,
+         "network": "rotnet", "n": 10000}
+SHOWN = ("fid", "kid", "kid_std", "precision", "recall", "density", "coverage", "mifid", "distance", "network", "n")
 
 
-def write_models(root, variants=("dcgan", "biggan")):
-    """Tiny untrained generators as train@V saves them (dcgan unconditional, biggan conditional), a score for biggan."""
+def write_models(root, variants=("dcgan", "biggan"), scored=("biggan",)):
+    """Tiny untrained generators as train@V saves them (dcgan unconditional, biggan conditional), scores for
+    `scored`, each one FID point better than the one before."""
     for variant in variants:
         save_generator(root / "models" / variant / "generator.pt", tiny_model(variant), variant, BREEDS, [5, 3, 2])
     (root / "metrics").mkdir(exist_ok=True)
-    (root / "metrics" / "biggan.json").write_text(json.dumps({**SCORE, "seconds": 3.0}))
+    for i, variant in enumerate(scored):
+        (root / "metrics" / f"{variant}.json").write_text(json.dumps({**SCORE, "fid": SCORE["fid"] - i, "seconds": 3.0}))
     return root / "models", root / "metrics"
 
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
     return write_models(tmp_path_factory.mktemp("serve"))
+
+
+@pytest.fixture(scope="module")
+def scored_folders(tmp_path_factory):
+    """dcgan scored better than biggan, which comes first in the registry."""
+    return write_models(tmp_path_factory.mktemp("serve_scored"), scored=("biggan", "dcgan"))
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +78,7 @@ def test_variants_lists_breeds_and_scores(client):
     biggan, dcgan = listed
     assert dcgan["available"] and not dcgan["conditional"] and dcgan["score"] is None
     assert biggan["conditional"] and biggan["breeds"] == BREEDS
-    assert biggan["score"] == {k: SCORE[k] for k in ("fid", "mifid", "distance", "network", "n")}
+    assert biggan["score"] == {k: SCORE[k] for k in SHOWN}
 
 
 @pytest.mark.parametrize("variant, breed, n, seed, truncation", [
@@ -260,12 +271,12 @@ def free_port():
 
 
 @pytest.fixture
-def server(folders, tmp_path):
+def server(scored_folders, tmp_path):
     """`doggan serve` as a user starts it, on a free loopback port."""
     port = free_port()
     log = open(tmp_path / "server.log", "w+")
-    process = subprocess.Popen([sys.executable, "-m", "doggan", "serve", "--port", str(port), "--models", str(folders[0]),
-                                "--metrics", str(folders[1])], stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen([sys.executable, "-m", "doggan", "serve", "--port", str(port), "--models",
+                                str(scored_folders[0]), "--metrics", str(scored_folders[1])], stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 120
@@ -284,11 +295,14 @@ def server(folders, tmp_path):
         log.close()
 
 
-def test_page_generates_a_breed_in_headless_chromium(server, folders, tmp_path):
+def test_page_generates_a_breed_in_headless_chromium(server, scored_folders, tmp_path):
     browser = Chromium(headless_chromium(), tmp_path / "profile")
     try:
         browser.page("Page.navigate", url=server)
-        browser.wait_for("document.getElementById('grid').dataset.query")  # the first grid, drawn on load
+        first = browser.wait_for("document.getElementById('grid').dataset.query")  # the first grid, drawn on load
+        assert first.startswith("variant=dcgan&")  # the best FID, though biggan comes first in the registry
+        score = browser.evaluate("document.getElementById('score').textContent")
+        assert "KID0.0412 ± 0.0021" in score and "precision0.61" in score and "FID3.80" in score
         browser.evaluate("""(() => {
             const set = (id, value) => { const el = document.getElementById(id); el.value = value; el.dispatchEvent(new Event('change')); };
             set('variant', 'biggan'); set('breed', 'pug'); set('n', '5'); set('seed', '11');
@@ -310,6 +324,6 @@ def test_page_generates_a_breed_in_headless_chromium(server, folders, tmp_path):
                                                          clientY: box.top + (2 + 32) * scale })); })""")
         assert saved[0] == "biggan_pug_seed11_02.png"
         tile = np.asarray(Image.open(io.BytesIO(base64.b64decode(saved[1]))).convert("RGB"))
-        assert np.array_equal(tile, expected_images(folders[0], "biggan", np.full(5, 2), seed=11)[2])
+        assert np.array_equal(tile, expected_images(scored_folders[0], "biggan", np.full(5, 2), seed=11)[2])
     finally:
         browser.close()

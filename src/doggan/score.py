@@ -1,8 +1,9 @@
 """Score a submission as Kaggle did: check the zip, extract features, compute MiFID.
 
-    python -m doggan.score submissions/dcgan/images.zip [--reference data/interim/reference_breednet.npz]
+    python -m doggan.score submissions/dcgan/images.zip [--reference data/interim/reference_rotnet.npz]
 
-prints one JSON object: fid, distance, distance_thresholded, mifid, network, n.
+prints one JSON object: fid, distance, distance_thresholded, mifid (as Kaggle), cosine_eps,
+kid, kid_std, precision, recall, density, coverage, network, n.
 """
 
 import argparse
@@ -18,7 +19,7 @@ from PIL import Image
 from doggan.config import load_section, read_params
 from doggan.errors import SubmissionError, UserError
 from doggan.metrics.features import MetricConfig, extract_features, feature_network
-from doggan.metrics.mifid import mifid_from_features
+from doggan.metrics.judge import score_features
 
 KAGGLE_COUNT, KAGGLE_SIZE = 10000, (64, 64)
 MEMBER_MAX_BYTES = 1 << 20  # a 64x64 PNG is ~10 KB
@@ -61,37 +62,39 @@ def read_submission(path, expected=KAGGLE_COUNT):
 def load_reference(path):
     try:
         with np.load(path) as ref:
-            return {k: ref[k] for k in ("mu", "sigma", "features")} | {"network": str(ref["network"])}
+            return ({k: ref[k] for k in ("mu", "sigma", "features")}
+                    | {"network": str(ref["network"]), "cosine_eps": float(ref["cosine_eps"])})
     except (OSError, KeyError, ValueError) as exc:
         raise UserError(f"{path}: not a reference statistics file ({exc})") from None
 
 
-def score_images(images, reference, net, cfg, device="cpu"):
-    """MiFID of uint8 images against a reference (dict with mu, sigma, features, network)."""
+def score_images(images, reference, net, cfg, eps=None, device="cpu"):
+    """Every score of uint8 images against a reference (dict with mu, sigma, features, network,
+    cosine_eps); `eps` overrides the reference's MiFID threshold."""
     features = extract_features(net, images, cfg.batch_size, device)
-    result = mifid_from_features(features, reference["features"], cfg.cosine_eps, (reference["mu"], reference["sigma"]))
+    result = score_features(features, reference["features"], eps or reference["cosine_eps"],
+                            (reference["mu"], reference["sigma"]))
     return {**result, "network": reference["network"], "n": int(len(images))}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m doggan.score", description="Score a submission zip with MiFID.")
     parser.add_argument("images_zip")
-    parser.add_argument("--reference", default="data/interim/reference_breednet.npz", help="reference statistics (.npz)")
-    parser.add_argument("--featnet", default="models/featnet.pt", help="breednet weights (network breednet)")
+    parser.add_argument("--reference", default="data/interim/reference_rotnet.npz", help="reference statistics (.npz)")
+    parser.add_argument("--featnet", default="models/featnet.pt", help="rotnet weights (network rotnet)")
     parser.add_argument("--inception-weights", default=None, help="FID Inception weights (network inception)")
     parser.add_argument("--expected", type=int, default=KAGGLE_COUNT, help="number of images required")
-    parser.add_argument("--eps", type=float, help="memorization threshold (else metric.cosine_eps)")
+    parser.add_argument("--eps", type=float, help="memorization threshold (else the reference's)")
     parser.add_argument("--params", default="params.yaml", help="the metric settings (params.yaml `metric:`)")
     args = parser.parse_args(argv)
     images = read_submission(args.images_zip, args.expected)
     reference = load_reference(args.reference)
     cfg = load_section(MetricConfig, read_params(args.params), "metric")
-    cfg = dataclasses.replace(cfg, network=reference["network"], inception_weights=args.inception_weights or cfg.inception_weights,
-                              cosine_eps=args.eps or cfg.cosine_eps)
-    if cfg.network == "breednet" and not Path(args.featnet).is_file():
+    cfg = dataclasses.replace(cfg, network=reference["network"], inception_weights=args.inception_weights or cfg.inception_weights)
+    if cfg.network == "rotnet" and not Path(args.featnet).is_file():
         raise UserError(f"--featnet: {args.featnet} not found (the featnet stage writes it)")
     net = feature_network(cfg, args.featnet)
-    print(json.dumps(score_images(images, reference, net, cfg)))
+    print(json.dumps(score_images(images, reference, net, cfg, args.eps)))
 
 
 if __name__ == "__main__":

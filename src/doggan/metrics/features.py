@@ -3,7 +3,8 @@
 - inception: pytorch-fid's FID Inception-v3 (its port of the TF graph Kaggle scored with),
   2048-d pool features; 64x64 images are upsampled bilinearly to 299 inside the network.
   Weights come from a local file; nothing is downloaded.
-- breednet: the penultimate layer of the breed classifier the featnet stage trains.
+- rotnet: the network the featnet stage trains on the crops (rotnet.py): multi-scale block
+  means and its orientation head's penultimate layer.
 """
 
 import contextlib
@@ -18,16 +19,18 @@ import torch
 from doggan.config import option
 from doggan.data.dataset import to_float
 from doggan.errors import ParamError
+from doggan.metrics.mifid import calibrated_eps
 
 INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"
 
 
 @dataclass(frozen=True)
 class MetricConfig:
-    network: str = option("feature network: breednet (trained here) or inception (needs weights)",
-                           choices=("breednet", "inception"))
+    network: str = option("feature network: rotnet (trained here) or inception (needs weights)",
+                           choices=("rotnet", "inception"))
     inception_weights: str | None = option(f"path to {INCEPTION_FILE} (else the torch hub cache)")
-    cosine_eps: float = option("memorization threshold eps (Kaggle public: 0.1)", low=0.0, low_open=True)
+    cosine_eps: float = option("MiFID's memorization threshold on inception (Kaggle public: 0.1); "
+                               "rotnet derives its own from the crops", low=0.0, low_open=True)
     batch_size: int = option("images per feature batch", low=1)
 
 
@@ -39,7 +42,7 @@ def inception_weights_path(configured=None):
         where = f"metric.inception_weights: {configured}" if configured else f"the torch hub cache ({hub})"
         raise ParamError(
             f"metric.network: inception needs the pytorch-fid weights {INCEPTION_FILE}; not found at {where}. "
-            f"Put the file there or set metric.inception_weights, or use metric.network: breednet"
+            f"Put the file there or set metric.inception_weights, or use metric.network: rotnet"
         )
     return path
 
@@ -72,7 +75,7 @@ class InceptionFeatures(torch.nn.Module):
         return self.model((x + 1) / 2)[0].flatten(1)
 
 
-class BreedNetFeatures(torch.nn.Module):
+class RotNetFeatures(torch.nn.Module):
     def __init__(self, model):
         super().__init__()
         self.model = model
@@ -86,9 +89,15 @@ def feature_network(cfg, featnet_path=None, device="cpu"):
     if cfg.network == "inception":
         state = torch.load(inception_weights_path(cfg.inception_weights), map_location="cpu", weights_only=True)
         return InceptionFeatures(fid_inception(state)).to(device).eval()
-    from doggan.metrics.breednet import load_breednet
+    from doggan.metrics.rotnet import load_featnet
 
-    return BreedNetFeatures(load_breednet(featnet_path, device)).eval()
+    return RotNetFeatures(load_featnet(featnet_path, device)).eval()
+
+
+def memorization_eps(cfg, real_features):
+    """MiFID's threshold on the configured network: Kaggle's eps for Inception, where it was set;
+    on any other network one calibrated on the real features (mifid.calibrated_eps)."""
+    return cfg.cosine_eps if cfg.network == "inception" else calibrated_eps(real_features)
 
 
 @torch.no_grad()
@@ -97,7 +106,7 @@ def extract_features(net, images, batch_size=200, device="cpu", progress=None):
     if isinstance(images, np.ndarray):
         images = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)
     starts = range(0, len(images), batch_size)
-    # channels-last convolutions: 30% faster on CPU for breednet at 50 images a batch, same floats (bench, metrics)
+    # channels-last convolutions: 30% faster on CPU for the featnet at 50 images a batch, same floats (bench, metrics)
     if isinstance(net, torch.nn.Module):  # (a plain function of a batch works too)
         net = net.to(memory_format=torch.channels_last)
     out = [net(to_float(images[i : i + batch_size]).to(device).contiguous(memory_format=torch.channels_last)).float().cpu()

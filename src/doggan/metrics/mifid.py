@@ -6,6 +6,11 @@
 
 The cosine matrix is built in chunks of generated rows, so 10,000 x 22,125 x 2048 stays within
 a few hundred MB; it is float32, as the features Kaggle's TF graph produced.
+
+eps belongs to a feature space: Kaggle's 0.1 was set for Inception's pool features. On any other
+network the threshold comes from the data (`calibrated_eps`): half the distance at which an
+unseen real image lies from the reference, so real dogs never count as memorised and copies of
+training images always do.
 """
 
 import numpy as np
@@ -37,6 +42,30 @@ def memorization_distance(gen, real, chunk_rows=1024):
         nearest = np.minimum(block.max(axis=1), 1.0)
         total += float((1.0 - nearest).astype(np.float64).sum())
     return total / len(g)
+
+
+def unseen_real_distance(real, chunk_rows=1024):
+    """The memorization distance an unseen real image gets against `real`, estimated leave-one-out:
+    the mean over rows of the min over the *other* rows of 1 - |cosine similarity|."""
+    r = _unit_rows(real)
+    if len(r) < 2:
+        raise ValueError("need two or more non-zero feature rows")
+    total = 0.0
+    for start in range(0, len(r), chunk_rows):
+        block = r[start : start + chunk_rows] @ r.T
+        np.abs(block, out=block)
+        rows = np.arange(len(block))
+        block[rows, start + rows] = -1.0  # an image is not its own neighbour
+        total += float((1.0 - np.minimum(block.max(axis=1), 1.0)).astype(np.float64).sum())
+    return total / len(r)
+
+
+EPS_SHARE_OF_UNSEEN = 0.5  # the threshold sits halfway between a copy (0) and an unseen real image
+
+
+def calibrated_eps(real):
+    """MiFID's threshold for a feature space other than Inception's (see the module docstring)."""
+    return EPS_SHARE_OF_UNSEEN * unseen_real_distance(real)
 
 
 def threshold_distance(distance, eps=0.1):

@@ -1,7 +1,7 @@
 """The report people open: reports/index.html and reports/README.md, figures linked relatively.
 
-Inputs are what the pipeline wrote: reports/metrics/<V>.json (scores), reports/sanity.json
-(real-vs-real floor, memoriser, noise), reports/train/<V>/ (DVCLive: curves, summary, resolved
+Inputs are what the pipeline wrote: reports/metrics/<V>.json (scores), reports/yardsticks.json
+(the same scores of image sets with a known answer), reports/train/<V>/ (DVCLive: curves, summary, resolved
 params), reports/figures/*.png, reports/data_quality.json, reports/featnet.json, and params.yaml.
 Both pages come from templates/ with the same tables (pandas to_html and to_markdown). Nothing
 here depends on wall time, so the same inputs give the same bytes.
@@ -22,10 +22,14 @@ from doggan.errors import ParamError  # noqa: E402
 from doggan.io import save_figure, write_text  # noqa: E402
 from doggan.models import variant_module  # noqa: E402
 
-SANITY = {"real_vs_real": "real vs real (two halves of the crops): the floor",
-          "memorizer": "memoriser (training crops resubmitted)", "noise": "uniform noise"}
-INTRO = ("MiFID = FID / (thresholded memorization distance + 1e-15), as Kaggle scored it. Scores from "
-         "different feature networks are not comparable.")
+SCORES = {"fid": ("FID", 2), "kid": ("KID", 4), "precision": ("precision", 2), "recall": ("recall", 2),
+          "density": ("density", 2), "coverage": ("coverage", 2), "mifid": ("MiFID", 2), "distance": ("memorization distance", 4)}
+INTRO = ("FID and KID: distance to the real crops' features (lower is better; KID unbiased, with its spread over "
+         "subsets). Precision and density: how many samples look real; recall and coverage: how much of the real "
+         "variety is drawn (higher is better, 1 is real). MiFID = FID / (thresholded memorization distance + 1e-15), "
+         "as Kaggle scored it. Scores from different feature networks are not comparable.")
+YARDSTICK_NOTE = ("Yardsticks: half the real crops, as they are or degraded, scored against the other half on the same "
+                  "network. A generator that draws dogs belongs between the shape-kept and the shape-destroyed rows.")
 TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
                                autoescape=jinja2.select_autoescape(["html.j2"]), undefined=jinja2.StrictUndefined,
                                keep_trailing_newline=True)
@@ -48,9 +52,8 @@ def collect(reports):
     for path in sorted((reports / "metrics").glob("*.json")):
         variant = path.stem
         metrics, train = _read_json(path), _read_json(reports / "train" / variant / "metrics.json")
-        rows.append({"variant": variant, "fid": metrics.get("fid"), "distance": metrics.get("distance"),
-                     "mifid": metrics.get("mifid"), "network": metrics.get("network"), "n": metrics.get("n"),
-                     "kept_step": train.get("kept_step"), "kept_fid": train.get("kept_fid_breednet")})
+        rows.append({"variant": variant, **{key: metrics.get(key) for key in (*SCORES, "kid_std", "network", "n")},
+                     "kept_step": train.get("kept_step"), "kept_fid": train.get("kept_fid_rotnet")})
     return pd.DataFrame(rows)
 
 
@@ -87,12 +90,12 @@ def plot_losses(reports, out):
         for tsv in sorted((run / "plots" / "metrics" / "train").glob("loss*.tsv")):
             data = pd.read_csv(tsv, sep="\t")
             ax.plot(data["step"], data.iloc[:, -1], label=tsv.stem, linewidth=1)
-        fid = run / "plots" / "metrics" / "fid_breednet.tsv"
+        fid = run / "plots" / "metrics" / "fid_rotnet.tsv"
         if fid.is_file():
             data = pd.read_csv(fid, sep="\t")
             twin = ax.twinx()
-            twin.plot(data["step"], data["fid_breednet"], "k--", marker="o", markersize=3)
-            twin.set_ylabel("cheap FID (breednet), dashed")
+            twin.plot(data["step"], data["fid_rotnet"], "k--", marker="o", markersize=3)
+            twin.set_ylabel("cheap FID (rotnet), dashed")
         ax.set_title(run.name)
         ax.set_xlabel("step")
         ax.legend(loc="upper left", fontsize=8)
@@ -101,26 +104,26 @@ def plot_losses(reports, out):
     plt.close(fig)
 
 
-def plot_comparison(reports, table, sanity, out):
+def plot_comparison(reports, table, yardsticks, out):
     """Left: cheap FID against images shown for every variant. Right: final FID per variant with
-    the real-vs-real floor."""
+    the yardsticks: the real-vs-real floor, the worst shape-kept and the best shape-destroyed."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6))
     for run in _runs(reports):
-        fid = run / "plots" / "metrics" / "fid_breednet.tsv"
+        fid = run / "plots" / "metrics" / "fid_rotnet.tsv"
         batch = _read_yaml(run / "params.yaml").get("batch_size")
         if fid.is_file() and batch:
             data = pd.read_csv(fid, sep="\t")
-            left.plot(data["step"] * batch / 1000, data["fid_breednet"], marker="o", markersize=3, label=run.name)
+            left.plot(data["step"] * batch / 1000, data["fid_rotnet"], marker="o", markersize=3, label=run.name)
     left.set_xlabel("thousand images shown")
-    left.set_ylabel("cheap FID (breednet, few samples)")
+    left.set_ylabel("cheap FID (rotnet, few samples)")
     left.set_title("during training")
     if left.lines:
         left.legend(fontsize=8)
     if len(table):
         right.bar(table["variant"], table["fid"], color="#4c72b0")
-        floor = sanity.get("real_vs_real", {}).get("fid")
-        if floor is not None:
-            right.axhline(floor, color="k", linestyle="--", label=f"real vs real {floor:.1f}")
+        for (label, fid), style in zip(yardstick_lines(yardsticks), ("-", "--", ":")):
+            right.axhline(fid, color="k", linestyle=style, linewidth=1, label=f"{label} {fid:.1f}")
+        if right.get_legend_handles_labels()[0]:
             right.legend(fontsize=8)
         right.set_ylabel(f"FID ({table['network'].iloc[0]}, {int(table['n'].iloc[0]):,} images)")
         right.set_title("final")
@@ -142,39 +145,78 @@ def _conditional(variant):
         return True
 
 
-def results_table(table, sanity):
-    """The variants' scores, then the yardsticks on the same feature network."""
-    rows = [{"variant": r.variant, "feature network": r.network, "FID": _fmt(r.fid), "memorization distance": _fmt(r.distance, 4),
-             "MiFID": _fmt(r.mifid), "kept step (cheap FID)": _kept(r.kept_step, r.kept_fid)} for r in table.itertuples()]
-    rows += [{"variant": label, "feature network": sanity.get("network", "–"), "FID": _fmt(sanity[k]["fid"]),
-              "memorization distance": _fmt(sanity[k]["distance"], 4), "MiFID": _fmt(sanity[k]["mifid"]),
-              "kept step (cheap FID)": ""} for k, label in SANITY.items() if k in sanity]
+def _scores(row):
+    """The score columns of one metrics dict, formatted; KID with its spread."""
+    cells = {label: _fmt(row.get(key), digits) for key, (label, digits) in SCORES.items()}
+    if row.get("kid_std") is not None:
+        cells["KID"] += f" ± {row['kid_std']:.4f}"
+    return cells
+
+
+def results_table(table):
+    """The variants' scores, best FID first."""
+    rows = [{"variant": r["variant"], **_scores(r), "kept step (cheap FID)": _kept(r["kept_step"], r["kept_fid"])}
+            for r in table.sort_values("fid").to_dict("records")]
     return pd.DataFrame(rows)
+
+
+KIND_ORDER = ("floor", "shape kept", "shape destroyed", "noise", "memoriser")  # metrics.yardsticks.KINDS
+
+
+def yardstick_cases(yardsticks):
+    """{name: scores} of the yardsticks, floor first, then shape kept, shape destroyed, noise, memoriser."""
+    cases = {name: case for name, case in yardsticks.items() if isinstance(case, dict)}
+    rank = {kind: i for i, kind in enumerate(KIND_ORDER)}
+    return dict(sorted(cases.items(), key=lambda item: (rank.get(item[1].get("kind"), len(rank)), item[0])))
+
+
+def yardstick_table(yardsticks):
+    rows = [{"kind": case.get("kind", ""), "yardstick": case.get("label", name), **_scores(case)}
+            for name, case in yardstick_cases(yardsticks).items()]
+    return pd.DataFrame(rows)
+
+
+def yardstick_lines(yardsticks):
+    """(label, FID) of the real-vs-real floor, the worst shape-kept and the best shape-destroyed yardstick."""
+    cases = yardstick_cases(yardsticks).values()
+    lines = []
+    for kind, pick, label in (("floor", min, "real vs real"), ("shape kept", max, "worst shape kept"),
+                              ("shape destroyed", min, "best shape destroyed")):
+        fids = [c["fid"] for c in cases if c.get("kind") == kind and c.get("fid") is not None]
+        if fids:
+            lines.append((label, pick(fids)))
+    return lines
+
+
+def _count(table):
+    return f"{int(table['n'].iloc[0]):,}" if len(table) and table["n"].notna().all() else "–"
 
 
 def render(reports, params_path="params.yaml"):
     """Write index.html, README.md, losses.png and comparison.png under `reports`."""
     reports = Path(reports)
     table = collect(reports)
-    sanity = _read_json(reports / "sanity.json")
+    yardsticks = _read_json(reports / "yardsticks.json")
     plot_losses(reports, reports / "losses.png")
-    plot_comparison(reports, table, sanity, reports / "comparison.png")
+    plot_comparison(reports, table, yardsticks, reports / "comparison.png")
     quality, featnet = _read_json(reports / "data_quality.json"), _read_json(reports / "featnet.json")
     params_text = Path(params_path).read_text() if Path(params_path).is_file() else "(params.yaml not found)"
     model = (yaml.safe_load(params_text) or {}).get("model", {}) if Path(params_path).is_file() else {}
 
-    floor, eps_note = sanity.get("real_vs_real", {}), ""
-    if floor and floor.get("distance_thresholded") != 1.0:
-        eps_note = (f"Real crops lie {floor['distance']:.3f} apart (real vs real), below the threshold eps: on "
-                    f"{sanity.get('network')} features even unseen real dogs count as memorised, so every MiFID "
-                    "here is FID divided by its distance. Compare FIDs; read MiFIDs with that in mind.")
+    network, eps = yardsticks.get("network", "–"), yardsticks.get("cosine_eps")
+    eps_note = "" if eps is None else (
+        f"MiFID's memorization threshold on {network}: eps = {eps:.4g}"
+        + (" (Kaggle's)." if network == "inception" else
+           ", half the distance at which unseen real crops lie from the others, so real dogs do not count as "
+           "memorised and copies of training crops do."))
     counts = ", ".join(f"{k.replace('_', ' ')}: {quality.get(k)}"
                        for k in ("annotation_files", "photos", "objects", "crops", "breeds", "boxes_clipped_to_photo"))
     skipped = pd.DataFrame(list(quality.get("skipped_by_reason", {}).items()) or [("(nothing skipped)", 0)],
                            columns=["skipped because", "count"])
     context = {
-        "intro": INTRO, "results": results_table(table, sanity), "eps_note": eps_note,
-        "featnet_note": (f"featnet (breednet) validation accuracy {featnet['val_accuracy']:.3f} on held-out crops."
+        "intro": INTRO, "network": network, "n": _count(table), "results": results_table(table),
+        "yardstick_note": YARDSTICK_NOTE, "yardsticks": yardstick_table(yardsticks), "eps_note": eps_note,
+        "featnet_note": (f"featnet (rotnet) tells the turn of held-out crops right {featnet['val_accuracy']:.1%} of the time."
                          if "val_accuracy" in featnet else ""),
         "variants": [{"name": v, "conditional": _conditional(v),
                       "settings": differences_from_model(_read_yaml(reports / "train" / v / "params.yaml"), model)}

@@ -19,7 +19,8 @@ import torch
 from doggan.generate import forward_pass, is_conditional, load_generator
 from doggan.models import VARIANTS
 
-SCORE_KEYS = ("fid", "mifid", "distance", "network", "n")  # of reports/metrics/<V>.json, as the page shows them
+SCORE_KEYS = ("fid", "kid", "kid_std", "precision", "recall", "density", "coverage", "mifid", "distance", "network",
+              "n")  # of reports/metrics/<V>.json, as the page shows them
 
 
 @dataclass

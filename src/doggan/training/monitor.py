@@ -1,4 +1,4 @@
-"""A cheap FID during training: a few hundred samples vs the real crops, in breednet features."""
+"""A cheap FID during training: a few hundred samples vs the real crops, in the featnet's (rotnet) features."""
 
 import torch
 
