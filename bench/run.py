@@ -301,7 +301,7 @@ def judge_networks(images, labels, n_breeds, params, seed):
 
     cfg = dataclasses.replace(load_section(FeatnetConfig, params, "featnet"), seed=seed)
     rotnet, _ = train_featnet(images, cfg)
-    breednet, _ = train_featnet(images, cfg, labels=labels, n_classes=n_breeds)
+    breednet, _ = train_featnet(images, dataclasses.replace(cfg, epochs=6), labels=labels, n_classes=n_breeds)  # as before
     torch.manual_seed(seed)
     random = RotNet(cfg.width, cfg.features).eval()  # Naeem et al.: random embeddings for PRDC
     fit_part_scales(random, images)
@@ -326,6 +326,7 @@ def bench_judge(args):
     from doggan.metrics.judge import score_features
     from doggan.metrics.mifid import calibrated_eps
     from doggan.metrics.yardsticks import YARDSTICKS, halves
+    from doggan.score import read_submission
 
     if not Path("data/interim/crops.npy").is_file():
         print("\n### judge: skipped, it needs data/interim/crops.npy (`dvc repro crop`)")
@@ -345,9 +346,11 @@ def bench_judge(args):
         generator, payload = load_generator(path)
         sets[f"pipeline: {payload['variant']}"] = sample(generator, payload, np.arange(len(made)) % len(breeds), 0.0, 5, 50)
 
-    fids, judged = {}, {}
+    fids, judged, submitted = {}, {}, {}
+    submissions = sorted(Path("submissions").glob("*/images.zip"))
     for seed in args.seeds:
-        for name, extract in judge_networks(images, labels, len(breeds), params, seed).items():
+        networks = judge_networks(images, labels, len(breeds), params, seed)
+        for name, extract in networks.items():
             real = extract(crops[reference])
             stats = statistics(real)
             for set_name, images_ in sets.items():
@@ -358,6 +361,11 @@ def bench_judge(args):
                     scores["mifid_at_kaggle_eps"] = scores["fid"] / (scores["distance"] if scores["distance"] < 0.1 else 1.0)
                     judged[seed, set_name] = scores
             print(f"judge: {name}, featnet seed {seed}: done", flush=True)
+        for name in ("rotnet (the judge)", "breednet, penultimate layer (the judge before)"):
+            real = networks[name](crops)
+            for path in submissions:  # as the score stage does: every image of it against all crops
+                gen = networks[name](read_submission(path, expected=params["generate"]["n_images"]))
+                submitted[name, seed, path.parent.name] = frechet_distance(*statistics(gen), *statistics(real))
     names = list(dict.fromkeys(name for name, _, _ in fids))
 
     lines = []
@@ -369,6 +377,12 @@ def bench_judge(args):
     seeds_text = " / ".join(map(str, args.seeds))
     emit(f"FID per feature network (featnet seeds {seeds_text}), {len(made)} images against the other {len(reference)} crops",
          ["set", *names], [(s, *(" / ".join(f"{fids[n, seed, s]:.3g}" for seed in args.seeds) for n in names)) for s in sets])
+    if submissions:
+        compared = list(dict.fromkeys(name for name, _, _ in submitted))
+        emit(f"FID of the pipeline's submissions (submissions/<V>/images.zip) against all {len(crops)} crops, featnet seeds "
+             f"{seeds_text}", ["variant", *compared],
+             [(p.parent.name, *(" / ".join(f"{submitted[n, seed, p.parent.name]:.3g}" for seed in args.seeds)
+                                for n in compared)) for p in submissions])
     keys = ["fid", "kid", "precision", "recall", "density", "coverage"]
     emit(f"every score on the judge (rotnet), featnet seed {args.seeds[0]}", ["set", *keys],
          [(s, *(f"{judged[args.seeds[0], s][k]:.3g}" for k in keys)) for s in sets])
