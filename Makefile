@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: repro test cluster-test snakemake bench serve clean-venv
+.PHONY: repro test cluster-test snakemake bench quality docs serve clean-venv
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -30,6 +30,14 @@ cluster-test: $(STAMP)
 
 bench: $(STAMP)
 	python bench/run.py
+
+# every variant at 8x the demo's budget, beside the plain DCGAN; about 90 minutes on 2 cores -> docs/quality/
+quality: $(STAMP)
+	python bench/quality.py
+
+# the generated blocks of README.md and docs/ (tables from reports/, options, stages)
+docs: $(STAMP)
+	python -m doggan.report.docs README.md docs/*.md
 
 serve: $(STAMP)
 	doggan serve

@@ -1,11 +1,13 @@
 # One DAG, two drivers: dvc.yaml runs the same commands with the same paths and params keys
 # (tests/test_drivers.py holds them equal). `snakemake --cores 4 report` builds everything.
+import math
 import shutil
 import sys
 from pathlib import Path
 
 import yaml
 
+from doggan.cli import usable_cpus
 from doggan.imports import closure, model_code, variant_file
 
 configfile: "params.yaml"
@@ -22,9 +24,13 @@ VARIANTS = list(config["variants"])
 IMAGES, ANNOTATIONS = config["data"]["images"], config["data"]["annotations"]
 REFERENCE = f"data/interim/reference_{config['metric']['network']}.npz"
 # Torch steps take 2 cores each (Snakemake exports OMP_NUM_THREADS={threads} to every job and
-# doggan.cli.set_threads follows it), so `--cores 4` trains two variants side by side without
-# oversubscribing; on a bigger machine raise it with `--set-threads train=8`.
-TORCH_THREADS = 2
+# doggan.cli.set_threads follows it), so `--cores 4` trains two variants side by side; on a bigger
+# machine raise it with `--set-threads train=8`. Where --cores is more than the CPUs this machine
+# lets us use, each torch job claims a proportionally larger share of --cores, so that no more
+# torch jobs run at once than the CPUs hold (each still runs on at most those CPUs: cli.thread_budget).
+# Two 2-thread jobs on 2 CPUs took 2.4x as long as one after the other. Under SLURM every job
+# gets its own CPUs: 2 each.
+TORCH_THREADS = 2 if PROFILE == "slurm" else max(2, math.ceil(2 * workflow.cores / usable_cpus()))
 
 
 def params_file():
@@ -84,7 +90,7 @@ rule report:
         expand("reports/figures/{variant}_{kind}.png", variant=VARIANTS, kind=["samples", "breeds"]),
         expand("reports/generate/{variant}.json", variant=VARIANTS),
         "reports/figures/crops.png", "reports/yardsticks.json", "reports/data_quality.json", "reports/featnet.json",
-    output: "reports/index.html", "reports/README.md", "reports/losses.png", "reports/comparison.png"
+    output: "reports/index.html", "reports/README.md", "reports/results.md", "reports/losses.png", "reports/comparison.png"
     params: settings={"params.yaml": config}, file=PARAMS, reports="reports"
     shell: "python steps/report.py --params {params.file} --reports {params.reports}"
 

@@ -1,4 +1,4 @@
-"""Benchmarks: `python bench/run.py [crop|train|metrics|judge|compare|serve ...]` prints one table per section.
+"""Benchmarks: `python bench/run.py [crop|train|metrics|judge|compare|drivers|serve ...]` prints one table per section.
 
 Every ratio compares two ways of doing the same work, measured side by side in this one run on
 the same inputs; absolute times drift with the machine, ratios much less.
@@ -8,6 +8,7 @@ import argparse
 import asyncio
 import dataclasses
 import hashlib
+import shutil
 import socket
 import subprocess
 import sys
@@ -40,12 +41,16 @@ from doggan.training.loop import train
 REAL_PHOTOS = 20_579  # Kaggle's all-dogs
 
 
-def table(title, header, rows):
-    print(f"\n### {title}\n")
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join("---" for _ in header) + "|")
-    for row in rows:
-        print("| " + " | ".join(str(c) for c in row) + " |")
+OUT = Path("reports/bench")
+TABLES = {}  # file name -> the running section's tables in it, as markdown; main() writes them under OUT
+
+
+def table(title, header, rows, file=None):
+    """Print a markdown table; it goes to reports/bench/<section>.md, or to `file` there."""
+    text = (f"### {title}\n\n| " + " | ".join(header) + " |\n|" + "|".join("---" for _ in header) + "|\n"
+            + "".join("| " + " | ".join(str(c) for c in row) + " |\n" for row in rows))
+    print("\n" + text, flush=True)
+    TABLES.setdefault(file, []).append(text)
 
 
 def timed(fn, repeat=1):
@@ -244,8 +249,7 @@ def bench_compare(args):
           f"cheap FID (rotnet, {args.fid_samples} samples) of the generator each keeps, seeds "
           f"{' / '.join(map(str, args.seeds))}", ["model", "steps", "FID per seed", "mean FID", "vs plain dcgan"], rows)
 
-    out = Path("reports/bench")
-    out.mkdir(parents=True, exist_ok=True)
+    out = OUT
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for k, name in enumerate(names):
         for seed in args.seeds:
@@ -318,8 +322,8 @@ def bench_judge(args):
     """Which feature space ranks images as a person does. Candidate networks, each trained on the
     demo crops (seeds --seeds), score the yardsticks (half the crops, kept or degraded, against the
     other half), samples of every variant the pipeline trained (models/<V>/generator.pt) and the
-    plain DCGAN after each of --judge-steps, all at the same sizes. Writes reports/bench/judge.md and a
-    picture of every set, reports/bench/judge_sets.png."""
+    plain DCGAN after each of --judge-steps, all at the same sizes. Draws a row of every set in
+    reports/bench/judge_sets.png."""
     from doggan.data.dataset import to_uint8
     from doggan.generate import load_generator, sample
     from doggan.metrics import statistics
@@ -368,52 +372,64 @@ def bench_judge(args):
                 submitted[name, seed, path.parent.name] = frechet_distance(*statistics(gen), *statistics(real))
     names = list(dict.fromkeys(name for name, _, _ in fids))
 
-    lines = []
-
-    def emit(title, header, rows):
-        lines.append(f"### {title}\n\n| " + " | ".join(header) + " |\n|" + "|".join("---" for _ in header) + "|\n"
-                     + "".join("| " + " | ".join(map(str, row)) + " |\n" for row in rows))
-
     seeds_text = " / ".join(map(str, args.seeds))
-    emit(f"FID per feature network (featnet seeds {seeds_text}), {len(made)} images against the other {len(reference)} crops",
+    table(f"FID per feature network (featnet seeds {seeds_text}), {len(made)} images against the other {len(reference)} crops",
          ["set", *names], [(s, *(" / ".join(f"{fids[n, seed, s]:.3g}" for seed in args.seeds) for n in names)) for s in sets])
     if submissions:
         compared = list(dict.fromkeys(name for name, _, _ in submitted))
-        emit(f"FID of the pipeline's submissions (submissions/<V>/images.zip) against all {len(crops)} crops, featnet seeds "
-             f"{seeds_text}", ["variant", *compared],
-             [(p.parent.name, *(" / ".join(f"{submitted[n, seed, p.parent.name]:.3g}" for seed in args.seeds)
-                                for n in compared)) for p in submissions])
+        table(f"FID of the pipeline's submissions (submissions/<V>/images.zip) against all {len(crops)} crops, featnet seeds "
+              f"{seeds_text}", ["variant", *compared],
+              [(p.parent.name, *(" / ".join(f"{submitted[n, seed, p.parent.name]:.3g}" for seed in args.seeds)
+                                 for n in compared)) for p in submissions], file="judge_submissions.md")
     keys = ["fid", "kid", "precision", "recall", "density", "coverage"]
-    emit(f"every score on the judge (rotnet), featnet seed {args.seeds[0]}", ["set", *keys],
+    table(f"every score on the judge (rotnet), featnet seed {args.seeds[0]}", ["set", *keys],
          [(s, *(f"{judged[args.seeds[0], s][k]:.3g}" for k in keys)) for s in sets])
-    emit(f"MiFID on the judge (featnet seed {args.seeds[0]}): Kaggle's eps 0.1 against the calibrated one",
+    table(f"MiFID on the judge (featnet seed {args.seeds[0]}): Kaggle's eps 0.1 against the calibrated one",
          ["set", "distance", "MiFID at eps 0.1", f"MiFID at eps {judged[args.seeds[0], next(iter(sets))]['cosine_eps']:.3g}"],
          [(s, f"{judged[args.seeds[0], s]['distance']:.4f}", f"{judged[args.seeds[0], s]['mifid_at_kaggle_eps']:.3g}",
            f"{judged[args.seeds[0], s]['mifid']:.3g}") for s in sets])
 
+    plains = [s for s in sets if s.startswith("plain dcgan")]
     verdict = []
     for n in names:
         for seed in args.seeds:
             f = {s: fids[n, seed, s] for s in sets}
             of = lambda kind: [v for s, v in f.items() if s.startswith(kind + ":")]  # noqa: E731
-            ranked = max(of("floor")) < min(of("shape kept")) and max(of("shape kept")) < min(of("shape destroyed")) \
-                and max(of("shape destroyed")) < min(of("noise"))
-            plain = [v for s, v in f.items() if s.startswith("plain dcgan")]
-            verdict.append((n, seed, "yes" if ranked else "NO", f"{min(of('shape destroyed')) / max(of('shape kept')):.2f}",
-                            "yes" if max(plain) < min(of("shape destroyed")) else "NO",
-                            f"{min(of('shape destroyed')) / max(plain):.2f}"))
-    emit("verdict: real < every shape kept < every shape destroyed < noise, and the plain DCGAN below every shape destroyed",
-         ["network", "featnet seed", "ranked", "best destroyed / worst kept", "plain dcgan below destroyed",
-          "best destroyed / worst plain dcgan"], verdict)
-    text = "\n".join(lines)
-    print("\n" + text)
-    out = Path("reports/bench")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "judge.md").write_text(f"`python bench/run.py judge` ({torch.get_num_threads()} threads)\n\n" + text)
+            order = [max(of("floor")), min(of("shape kept")), max(of("shape kept")), min(of("shape destroyed")),
+                     max(of("shape destroyed")), min(of("noise"))]
+            ranked = order[0] < order[1] and order[2] < order[3] and order[4] < order[5]
+            verdict.append((n, seed, "yes" if ranked else "NO", f"{order[3] / order[2]:.2f}",
+                            *(f"{order[3] / f[p]:.2f}" for p in plains)))
+    table("verdict: is real < every shape kept < every shape destroyed < noise? and how far below the best "
+          "shape-destroyed set each plain DCGAN scores (above 1: below it)",
+          ["network", "featnet seed", "ranked", "best destroyed / worst kept", *(f"best destroyed / {p}" for p in plains)],
+          verdict)
     from doggan.io import save_grid
 
-    save_grid(out / "judge_sets.png", np.concatenate([images_[:8] for images_ in sets.values()]), columns=8)
-    print(f"wrote {out / 'judge.md'} and {out / 'judge_sets.png'} (rows: {', '.join(sets)})")
+    save_grid(OUT / "judge_sets.png", np.concatenate([images_[:8] for images_ in sets.values()]), columns=8)
+    print(f"wrote {OUT / 'judge_sets.png'}, one row of each set: {', '.join(sets)}")
+
+
+def bench_drivers(args):
+    """The whole pipeline under each driver, one after the other, each in a fresh copy of the project
+    (data/bench/drivers/) at model.budget --drivers-budget: `dvc repro` against the design's
+    `snakemake --cores 4 report`, which asks for more cores than a small machine has."""
+    from workspace import copy_pipeline, tool
+
+    rows = []
+    for name, cmd in (("dvc repro", [tool("dvc"), "repro"]),
+                      ("snakemake --cores 4 report", [tool("snakemake"), "--cores", "4", "report"])):
+        root = Path("data/bench/drivers") / name.split()[0]
+        shutil.rmtree(root, ignore_errors=True)
+        copy_pipeline(root, {"model": {"budget": args.drivers_budget}})
+        seconds, result = timed(lambda: subprocess.run(cmd, cwd=root, capture_output=True, text=True))
+        if result.returncode != 0:
+            raise SystemExit(f"drivers: {name} failed:\n{result.stderr[-2000:]}")
+        rows.append((name, f"{seconds:.0f}"))
+        print(f"drivers: {name}: {seconds:.0f} s", flush=True)
+    rows = [(*row, f"{float(row[1]) / float(rows[0][1]):.2f}") for row in rows]
+    table(f"drivers: the whole demo pipeline at model.budget {args.drivers_budget:g}, {thread_budget()} usable CPUs",
+          ["driver", "seconds", "vs dvc repro"], rows)
 
 
 def bench_metrics(args):
@@ -547,7 +563,7 @@ def bench_serve(args):
 
 
 SECTIONS = {"crop": bench_crop, "train": bench_train, "metrics": bench_metrics, "judge": bench_judge, "compare": bench_compare,
-            "serve": bench_serve}
+            "drivers": bench_drivers, "serve": bench_serve}
 
 
 def main():
@@ -562,17 +578,23 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1], help="compare: seeds")
     parser.add_argument("--fid-samples", type=int, default=2000, help="compare: samples per cheap FID")
     parser.add_argument("--variants", nargs="*", help="compare: only these variants (beside plain dcgan)")
-    parser.add_argument("--judge-steps", type=int, nargs="*", default=[1400, 3600],
-                        help="judge: the plain DCGAN's training steps at batch 32 (1,400: 10 min on 2 cores here; "
-                             "3,600: the 115,000 images where it draws dog silhouettes)")
+    parser.add_argument("--drivers-budget", type=float, default=0.25, help="drivers: model.budget of both runs")
+    parser.add_argument("--judge-steps", type=int, nargs="*", default=[1400],
+                        help="judge: the plain DCGAN's training steps at batch 32 (1,400: 10 minutes on 2 cores)")
     parser.add_argument("--serve-variants", nargs="*", default=["dcgan", "biggan"], help="serve: the variants to load-test")
     parser.add_argument("--serve-seconds", type=float, default=5.0, help="serve: seconds of load per row")
     args = parser.parse_args()
     unknown = set(args.sections) - set(SECTIONS)
     if unknown:
         parser.error(f"unknown section {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}")
+    OUT.mkdir(parents=True, exist_ok=True)
     for section in args.sections or SECTIONS:
+        TABLES.clear()
         SECTIONS[section](args)
+        command = " ".join(["python bench/run.py", *sys.argv[1:]])
+        for file, tables in TABLES.items():  # a section that skipped (no crops yet) keeps its last files
+            (OUT / (file or f"{section}.md")).write_text(
+                f"Written by `{command}` ({thread_budget()} usable CPUs).\n\n" + "\n".join(tables))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Stage report: reports/index.html and reports/README.md from every variant's metrics and figures."""
+"""Stage report: reports/index.html and reports/README.md (and results.md, their tables alone) from every variant's scores, the yardsticks and the figures."""
 
 import argparse
 

@@ -42,7 +42,7 @@ def main():
     started = time.perf_counter()
     params = read_params(args.params)
     module = variant_module(args.variant)
-    cfg = load_merged(module.Config, params, "model", f"variants.{args.variant}")
+    cfg = load_merged(module.Config, params, "model", f"variants.{args.variant}").with_budget()
     seed = lookup(params, "seed")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ParamError(f"seed: expected a non-negative integer, got {seed!r}")

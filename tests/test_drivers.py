@@ -3,6 +3,7 @@ outs and params keys; each runs the tiny pipeline end to end, incrementally, to 
 
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -14,6 +15,7 @@ import torch
 import yaml
 
 from conftest import ROOT, dvc_dag, make_project, run, snakemake_dag
+from doggan.cli import usable_cpus
 
 
 def test_dvc_and_snakemake_declare_the_same_dag(tiny_project):
@@ -40,14 +42,30 @@ def test_the_variant_list_lives_in_params_yaml_and_the_registry_only():
         assert not named, f"{name} names variants {named}: iterate over params.yaml's instead"
 
 
-def test_torch_jobs_follow_the_thread_budget_snakemake_gives_them(monkeypatch):
-    from doggan.cli import thread_budget
+def test_peak_memory_counts_what_a_stage_and_its_workers_held():
+    import subprocess
 
+    from doggan.cli import peak_memory_mb
+
+    before = peak_memory_mb()
+    subprocess.run([sys.executable, "-c", "import numpy; numpy.ones(300 * 2**20 // 8)"], check=True)  # a 300 MB worker
+    assert peak_memory_mb() >= max(before, 300)
+
+
+def test_torch_jobs_follow_the_thread_budget_snakemake_gives_them_up_to_the_usable_cpus(monkeypatch):
+    from doggan import cli
+
+    monkeypatch.setattr(cli.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})  # a 4-CPU share of the machine
     monkeypatch.delenv("DOGGAN_THREADS", raising=False)
     monkeypatch.setenv("OMP_NUM_THREADS", "3")  # what Snakemake exports for a rule with threads: 3
-    assert thread_budget() == 3
+    assert cli.thread_budget() == 3
+    monkeypatch.setenv("OMP_NUM_THREADS", "8")  # more than the CPUs: threads beyond them only wait
+    assert cli.thread_budget() == 4
     monkeypatch.setenv("DOGGAN_THREADS", "1")
-    assert thread_budget() == 1
+    assert cli.thread_budget() == 1
+    monkeypatch.delenv("DOGGAN_THREADS")
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert cli.thread_budget() == 4
 
 
 @pytest.fixture
@@ -70,7 +88,11 @@ def test_snakemake_threads_and_the_slurm_profile_plan_the_dag(tiny_project, with
         return output, re.findall(r"^rule train:\n(.*?)(?=^\[|\Z)", output, re.M | re.S)
 
     local, train_jobs = dry_run("snakemake -n --cores 4 report")
-    assert len(train_jobs) == 2 and all("threads: 2" in job for job in train_jobs)
+    # 2 threads a torch job; where 4 cores are more than this machine's CPUs, a bigger share of them,
+    # so that no more torch jobs run at once than the CPUs hold (2 CPUs: one at a time)
+    share = max(2, math.ceil(2 * 4 / usable_cpus()))
+    assert len(train_jobs) == 2 and all(f"threads: {share}" in job for job in train_jobs)
+    assert usable_cpus() > 2 or share == 4
     cluster, train_jobs = dry_run("snakemake -n --profile profiles/slurm report")
     assert snakemake_planned(cluster) == {"demo_data", "parse", "crop", "featnet", "reference", "train", "generate",
                                           "score", "report"}
@@ -142,6 +164,12 @@ def test_dvc_repro_runs_everything_then_nothing_then_only_what_lr_touches(dvc_pr
                                       | {f"{stage}@{v}" for v in inheriting for stage in ("generate", "score")})
     resolved = yaml.safe_load((root / "reports/train/dcgan/params.yaml").read_text())  # what trained
     assert resolved["lr"] == 3.0e-4 and resolved["label_smoothing"] == 0.0
+    # one knob trains every variant longer: only the train stages and what follows them rerun
+    exp = run("dvc exp run -S model.budget=2.0", root)
+    assert ran_stages(exp.stdout) == {f"{stage}@{v}" for v in params["variants"] for stage in ("train", "generate", "score")} | {"report"}
+    for variant in params["variants"]:
+        resolved = yaml.safe_load((root / f"reports/train/{variant}/params.yaml").read_text())
+        assert (resolved["budget"], resolved["steps"]) == (2.0, 2 * params["model"]["steps"]), variant
 
 
 @pytest.mark.e2e
@@ -174,6 +202,8 @@ def test_dvc_accepts_what_snakemake_rebuilt_timings_aside(dvc_project, tmp_path)
     shutil.copytree(dvc_project[0], root, symlinks=True)
     timings = sorted(p.name for p in (root / "reports/timings").glob("*.json"))
     assert {"crop.json", "train@dcgan.json", "score@biggan.json"} <= set(timings)
+    train = json.loads((root / "reports/timings/train@dcgan.json").read_text())
+    assert train["seconds"] > 0 and train["peak_memory_mb"] > 100  # python and torch alone take more
     run("snakemake --cores 2 --forceall report", root)
     assert json.loads(run("dvc status --json", root).stdout) == {}
 
@@ -222,6 +252,8 @@ def test_snakemake_builds_the_same_outputs_and_plans_only_what_lr_touches(snakem
     params["model"]["lr"] = 3.0e-4
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     assert snakemake_planned(run("snakemake -n report", root).stdout) == {"train", "generate", "score", "report"}
+    budget = run("snakemake -n report --config 'model={budget: 2.0}'", root).stdout
+    assert snakemake_planned(budget) == {"train", "generate", "score", "report"}
     # any key, nested too, can be set from the command line, and reaches the step
     run("snakemake --cores 2 reports/train/dcgan/metrics.json --config 'variants={dcgan: {label_smoothing: 0.0}}'", root)
     resolved = yaml.safe_load((root / "reports/train/dcgan/params.yaml").read_text())

@@ -1,6 +1,7 @@
 """The shared loop on every variant (tiny configs): shapes, one step, determinism, exact resume;
 then that each dcgan trick acts (the other variants' tricks: test_variants.py)."""
 
+import dataclasses
 import io
 import math
 
@@ -73,6 +74,25 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(tmp_path, variant
     run_training(tmp_path, "cut", variant, stop_after=4)  # killed after step 4 (checkpoint at 3 and at the stop)
     resumed = run_training(tmp_path, "cut", variant, model=tiny_model(variant))  # as a fresh process would
     assert generator_bytes(resumed) == generator_bytes(whole)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_the_budget_multiplies_every_length_in_steps_and_the_loop_runs_them(tmp_path, variant):
+    base = tiny_model(variant, fid_every=2).cfg
+    cfg = dataclasses.replace(base, budget=2.5).with_budget()
+    assert (cfg.fid_every, cfg.checkpoint_every) == (5, 8)  # round(2 x 2.5), round(3 x 2.5)
+    if variant == "progan":  # its steps are those of its resolutions: 3, 3, 3, 3, 6 at budget 1
+        assert cfg.resolution_steps == [8, 8, 8, 8, 15] and cfg.steps == sum(cfg.resolution_steps) == 47
+    else:
+        assert cfg.steps == 15  # round(6 x 2.5)
+    model = variant_module(variant).Model(cfg, n_classes=3)
+    steps, scored, original = [], [], model.train_step
+    model.train_step = lambda real, labels, progress: steps.append(progress) or original(real, labels, progress)
+    images, labels = data()
+    train(model, images, labels, seed=0, checkpoint_path=tmp_path / "c.pt", fingerprint="f",
+          evaluate=lambda step: scored.append(step) or 1.0)
+    assert len(steps) == cfg.steps and steps[-1] == (cfg.steps - 1) / cfg.steps  # the schedules stretch with it
+    assert scored[: cfg.steps // cfg.fid_every] == list(range(cfg.fid_every, cfg.steps + 1, cfg.fid_every))
 
 
 def test_checkpoint_of_other_params_is_not_resumed(tmp_path):

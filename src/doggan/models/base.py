@@ -5,6 +5,7 @@ A variant module defines `Config` (a subclass of TrainConfig adding its own opti
 """
 
 import copy
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -20,7 +21,9 @@ class TrainConfig:
     beta2: float           = option("Adam beta2", low=0.0, high=1.0)
     batch_size: int        = option("images per step", low=1)
     nz: int                = option("latent dimension", low=1)
-    steps: int             = option("optimisation steps (batch_size real images each)", low=1)
+    steps: int             = option("optimisation steps (batch_size real images each) at budget 1", low=1)
+    budget: float          = option("factor on every length counted in steps: steps, fid_every, checkpoint_every "
+                                    "(progan: resolution_steps)", low=0.0, low_open=True)
     lr_schedule: str       = option("constant, or cosine decay to 0 over the run", choices=("constant", "cosine"))
     flip: bool             = option("random horizontal flips of real images")
     ema: float             = option("EMA decay of G's weights for sampling (0: off)", low=0.0, high=1.0)
@@ -31,6 +34,22 @@ class TrainConfig:
     keep: str              = option("generator to save: the one with the best cheap FID, or the last",
                                     choices=("best", "last"))
     amp: bool              = option("bf16 autocast when a CUDA GPU is present")
+
+
+    STEP_FIELDS = ("steps", "fid_every", "checkpoint_every")  # what `budget` multiplies; a variant may add its own
+
+    def with_budget(self):
+        """The config of the run: every field of STEP_FIELDS multiplied by `budget` (at least 1 where it
+        was positive; a list field entry by entry). Call it once, where the run's config is built: the
+        result keeps `budget`, to say how its lengths were made, and is what the generator saves."""
+        def scaled(n):  # rounded half up: 3 steps at budget 2.5 are 8
+            return max(1, int(n * self.budget + 0.5)) if n > 0 else n
+
+        changes = {}
+        for name in self.STEP_FIELDS:
+            value = getattr(self, name)
+            changes[name] = [scaled(v) for v in value] if isinstance(value, list) else scaled(value)
+        return dataclasses.replace(self, **changes)
 
 
 class GANModel(nn.Module):

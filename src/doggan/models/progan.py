@@ -45,6 +45,8 @@ class Config(TrainConfig):
     r1: float                   = option("weight of the R1 penalty (gamma / 2) on D's gradient at real images", low=0.0)
     mode_seeking: float         = option("weight of MSGAN's mode-seeking term (as cdcgan's)", low=0.0)
 
+    STEP_FIELDS = (*TrainConfig.STEP_FIELDS, "resolution_steps")
+
     def __post_init__(self):
         if len(self.resolution_steps) != len(RESOLUTIONS):
             raise ParamError(f"resolution_steps: expected 5 numbers (for {RESOLUTIONS} px), got {self.resolution_steps}")

@@ -193,7 +193,7 @@ def _count(table):
 
 
 def render(reports, params_path="params.yaml"):
-    """Write index.html, README.md, losses.png and comparison.png under `reports`."""
+    """Write index.html, README.md, results.md, losses.png and comparison.png under `reports`."""
     reports = Path(reports)
     table = collect(reports)
     yardsticks = _read_json(reports / "yardsticks.json")
@@ -223,6 +223,6 @@ def render(reports, params_path="params.yaml"):
                      for v in table.get("variant", [])],
         "counts": counts, "skipped": skipped, "params_text": params_text.rstrip(),
     }
-    for name in ("index.html", "README.md"):
+    for name in ("index.html", "README.md", "results.md"):  # results.md: the tables alone, for the project's README
         write_text(reports / name, TEMPLATES.get_template(f"{name}.j2").render(context))
     return table
