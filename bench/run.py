@@ -6,6 +6,7 @@ the same inputs; absolute times drift with the machine, ratios much less.
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import shutil
@@ -142,6 +143,62 @@ def bench_train(args):
             rows.append((variant, f"{seconds * 1000:.0f}", f"{32 / seconds:.0f}", note))
     table(f"train: one step at the demo params, batch 32, {torch.get_num_threads()} threads, best of {args.repeat} "
           f"(fp32 matmul peak here: {peak / 1e9:.0f} GFLOP/s)", ["variant", "ms/step", "images/s", "note"], rows)
+    bench_levers(args, params)
+
+
+LEVERS = ("channels-last", "torch.compile", "bf16 autocast", "1 thread", "batch 64", "flush denormals")
+
+
+def lever_step(variant, params, lever, repeat):
+    """(seconds per image of one training step with `lever`, compile seconds): best of `repeat`
+    after two warm-up steps (torch.compile compiles in them)."""
+    batch = 64 if lever == "batch 64" else 32
+    torch.manual_seed(0)
+    model = demo_model(variant, params, batch_size=batch)
+    real, labels = torch.rand(batch, 3, 64, 64) * 2 - 1, torch.randint(0, 8, (batch,))
+    threads, context = torch.get_num_threads(), contextlib.nullcontext()
+    if lever == "channels-last":
+        model = model.to(memory_format=torch.channels_last)
+        real = real.contiguous(memory_format=torch.channels_last)
+    elif lever == "torch.compile":
+        model.generator, model.discriminator = torch.compile(model.generator), torch.compile(model.discriminator)
+    elif lever == "bf16 autocast":
+        context = torch.autocast("cpu", dtype=torch.bfloat16)
+    elif lever == "1 thread":
+        torch.set_num_threads(1)
+    elif lever == "flush denormals":
+        torch.set_flush_denormal(True)
+    progress = 0.99  # progan: at 64 px
+    try:
+        with context:
+            compile_seconds, _ = timed(lambda: [model.train_step(real, labels, progress) for _ in range(2)])
+            seconds, _ = timed(lambda: model.train_step(real, labels, progress), repeat)
+    finally:
+        torch.set_num_threads(threads)
+        torch.set_flush_denormal(False)
+    return seconds / batch, compile_seconds
+
+
+def bench_levers(args, params):
+    """Each lever against the plain step, side by side, per variant: images per second relative to
+    plain fp32 at batch 32 (above 1: faster); torch.compile's compile time apart."""
+    rows = []
+    for variant in VARIANTS:
+        base, _ = lever_step(variant, params, None, args.repeat)
+        cells, compiled = [], ""
+        for lever in LEVERS:
+            try:
+                seconds, warmup = lever_step(variant, params, lever, args.repeat)
+            except Exception as exc:  # a lever this variant's code cannot take: say why, measure the rest
+                cells.append(f"fails ({type(exc).__name__})")
+                continue
+            cells.append(f"{base / seconds:.2f}x")
+            if lever == "torch.compile":
+                compiled = f"{warmup:.0f} s"
+        rows.append((variant, f"{1 / base:.0f}", *cells, compiled))
+        print(f"train levers: {variant} done", flush=True)
+    table(f"train levers: images/s of a training step against plain fp32 at batch 32 ({torch.get_num_threads()} threads), "
+          f"best of {args.repeat}; progan at 64 px", ["variant", "plain images/s", *LEVERS, "compile time"], rows)
 
 
 def seconds_per_step(module, cfg, images, labels, n_classes, progress):
@@ -161,21 +218,6 @@ def scaled_to(module, cfg, seconds, images, labels, n_classes):
         factor = seconds / sum(n * t for n, t in zip(shares, per_stage))
         return dataclasses.replace(cfg, resolution_steps=[max(1, round(n * factor)) for n in shares])
     return dataclasses.replace(cfg, steps=max(1, round(seconds / seconds_per_step(module, cfg, images, labels, n_classes, 0.5))))
-
-
-class Clock:
-    """Training seconds: wall time since the start, less the time spent evaluating."""
-
-    def __init__(self):
-        self.began, self.paused = time.perf_counter(), 0.0
-
-    def timed_eval(self, fn):
-        """(training seconds when `fn` was called, fn()); fn's own time is not counted."""
-        started = time.perf_counter()
-        at = started - self.began - self.paused
-        value = fn()
-        self.paused += time.perf_counter() - started
-        return at, value
 
 
 def bench_compare(args):
@@ -221,18 +263,16 @@ def bench_compare(args):
                 cfg = scaled_to(module, cfg, budget, images, labels, len(breeds))
                 cfg = dataclasses.replace(cfg, fid_every=max(1, cfg.steps // 8), checkpoint_every=10**9)
                 torch.manual_seed(seed)
-                model = module.Model(cfg, len(breeds))
-                clock = Clock()
+                model, fids = module.Model(cfg, len(breeds)), {}
 
                 def evaluate(step):
-                    spent, fid = clock.timed_eval(lambda: during(model))
-                    curve.append((spent, fid))
-                    return fid
+                    fids[step] = during(model)
+                    return fids[step]
 
                 with tempfile.TemporaryDirectory() as tmp:
-                    train(model, images, labels, seed=seed, checkpoint_path=Path(tmp) / "c.pt", fingerprint="bench",
-                          evaluate=evaluate)
-                steps = cfg.steps
+                    result = train(model, images, labels, seed=seed, checkpoint_path=Path(tmp) / "c.pt",
+                                   fingerprint="bench", evaluate=evaluate)
+                curve, steps = [(seconds, fids[step]) for step, seconds in result.curve], cfg.steps
             curves[name, seed], scores[name, seed], steps_run[name] = curve, final(model), steps
             sampler = model.sampler().eval()
             with torch.no_grad():

@@ -82,7 +82,8 @@ def main():
     counts = np.bincount(labels.numpy(), minlength=len(breeds))
     save_generator(args.out, model.cpu(), args.variant, breeds, counts)
     record_timing(f"train@{args.variant}", started, train_seconds=round(result.seconds, 1),
-                  images_per_second=round(cfg.steps * cfg.batch_size / max(result.seconds, 1e-9), 1))
+                  images_per_second=round(cfg.steps * cfg.batch_size / max(result.seconds, 1e-9), 1),
+                  seconds_at_fid=result.curve)  # [step, training seconds before it]: FID against minutes
     print(f"train {args.variant}: {result.seconds:.0f} s, kept step {result.best_step} (cheap FID {result.best_fid:.1f})")
 
 

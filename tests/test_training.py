@@ -89,10 +89,12 @@ def test_the_budget_multiplies_every_length_in_steps_and_the_loop_runs_them(tmp_
     steps, scored, original = [], [], model.train_step
     model.train_step = lambda real, labels, progress: steps.append(progress) or original(real, labels, progress)
     images, labels = data()
-    train(model, images, labels, seed=0, checkpoint_path=tmp_path / "c.pt", fingerprint="f",
-          evaluate=lambda step: scored.append(step) or 1.0)
+    result = train(model, images, labels, seed=0, checkpoint_path=tmp_path / "c.pt", fingerprint="f",
+                   evaluate=lambda step: scored.append(step) or 1.0)
     assert len(steps) == cfg.steps and steps[-1] == (cfg.steps - 1) / cfg.steps  # the schedules stretch with it
     assert scored[: cfg.steps // cfg.fid_every] == list(range(cfg.fid_every, cfg.steps + 1, cfg.fid_every))
+    assert [step for step, _ in result.curve] == scored  # the training seconds at each cheap FID
+    assert all(0 < a < b for (_, a), (_, b) in zip(result.curve, result.curve[1:]))
 
 
 def test_checkpoint_of_other_params_is_not_resumed(tmp_path):

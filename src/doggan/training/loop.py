@@ -14,7 +14,7 @@ conditional-DCGAN solution kept its best epoch; that choice is part of the check
 import copy
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -49,17 +49,27 @@ class Best:
 
 
 @dataclass
+class Clock:
+    """Seconds spent in evaluations so far, and the training seconds (evaluations left out) at each one."""
+
+    evaluating: float = 0.0
+    curve: list = field(default_factory=list)
+
+
+@dataclass
 class Result:
     seconds: float       # training time, including that of earlier interrupted runs
     best_step: int       # the step whose sampler was kept (the last step with keep: last)
     best_fid: float      # its cheap FID (nan when none was computed)
+    curve: list          # [step, seconds of training before it, evaluations not counted] per cheap FID
 
 
-def save_checkpoint(path, model, step, fingerprint, train_seconds, best):
+def save_checkpoint(path, model, step, fingerprint, train_seconds, best, clock):
     payload = {
         "fingerprint": fingerprint,
         "step": step,
         "train_seconds": train_seconds,
+        "clock": {"evaluating": clock.evaluating, "curve": clock.curve},
         "model": model.state_dict(),
         "optimizers": {name: opt.state_dict() for name, opt in model.optimizers.items()},
         "best": {"fid": best.fid, "step": best.step, "state": best.state},
@@ -85,17 +95,17 @@ def checkpoint_step(path, fingerprint):
 
 
 def load_checkpoint(path, model, fingerprint):
-    """Restore `model` from `path` if it was written by this exact run; returns (step, seconds, best)."""
+    """Restore `model` from `path` if it was written by this exact run; returns (step, seconds, best, clock)."""
     payload = read_checkpoint(path, fingerprint)
     if payload is None:
-        return 0, 0.0, Best()
+        return 0, 0.0, Best(), Clock()
     model.load_state_dict(payload["model"])
     for name, opt in model.optimizers.items():
         opt.load_state_dict(payload["optimizers"][name])
     torch.set_rng_state(payload["rng_cpu"])
     if payload["rng_cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(payload["rng_cuda"])
-    return payload["step"], payload["train_seconds"], Best(**payload["best"])
+    return payload["step"], payload["train_seconds"], Best(**payload["best"]), Clock(**payload["clock"])
 
 
 def train(model, images, labels, *, seed, checkpoint_path, fingerprint, device="cpu", on_log=None, evaluate=None,
@@ -111,7 +121,7 @@ def train(model, images, labels, *, seed, checkpoint_path, fingerprint, device="
     n = len(images)
     per_epoch, total = steps_per_epoch(n, cfg.batch_size), cfg.steps
     torch.manual_seed(seed)  # anything the variant draws at build time was drawn before this call
-    start, seconds, best = load_checkpoint(checkpoint_path, model, fingerprint)
+    start, seconds, best, clock = load_checkpoint(checkpoint_path, model, fingerprint)
     device = torch.device(device)
     model.to(device).train()
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda")
@@ -119,15 +129,21 @@ def train(model, images, labels, *, seed, checkpoint_path, fingerprint, device="
     order, began = None, time.perf_counter()
     end = total if stop_after is None else min(total, stop_after)
 
+    def elapsed():
+        return seconds + time.perf_counter() - began
+
     def checkpoint(step):
-        save_checkpoint(checkpoint_path, model, step, fingerprint, seconds + time.perf_counter() - began, best)
+        save_checkpoint(checkpoint_path, model, step, fingerprint, elapsed(), best, clock)
 
     def sample_and_score(step):
+        started = elapsed()
+        clock.curve.append([step, round(started - clock.evaluating, 3)])
         model.prepare_sampler(images, device)
         if evaluate:
             fid = evaluate(step)
             if model.sampler_is_final():
                 best.offer(step, fid, model.sampler())
+        clock.evaluating += elapsed() - started
 
     for step in range(start, end):
         epoch, i = divmod(step, per_epoch)
@@ -157,8 +173,8 @@ def train(model, images, labels, *, seed, checkpoint_path, fingerprint, device="
             checkpoint(done)
     bar.close()
     if end < total:
-        return Result(seconds + time.perf_counter() - began, end, math.nan)
+        return Result(elapsed(), end, math.nan, clock.curve)
     if cfg.keep == "best" and best.state is not None:
         model.sampler().load_state_dict(best.state)
-        return Result(seconds + time.perf_counter() - began, best.step, best.fid)
-    return Result(seconds + time.perf_counter() - began, total, best.fid if best.step == total else math.nan)
+        return Result(elapsed(), best.step, best.fid, clock.curve)
+    return Result(elapsed(), total, best.fid if best.step == total else math.nan, clock.curve)
