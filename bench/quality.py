@@ -6,16 +6,16 @@ data/quality/models/ for `doggan serve --models data/quality/models --metrics do
 
     make quality        # python bench/quality.py: about 90 minutes on 2 cores
 
-The best variant is trained again with every other seed of --seeds, in data/quality-seed<N>/.
+The best GAN is trained again with each further seed of --seeds, in data/quality-seed<N>/.
 """
 
 import argparse
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pandas as pd
 import torch
@@ -24,15 +24,20 @@ import yaml
 from doggan.cli import set_threads
 from doggan.config import load_section, read_params
 from doggan.data.dataset import load_crops, to_uint8
-from doggan.io import save_grid, write_text
-from doggan.metrics.features import MetricConfig, feature_network
+from doggan.io import save_figure, save_grid, write_text
+from doggan.metrics.features import MetricConfig, RotNetFeatures, feature_network
+from doggan.metrics.rotnet import load_featnet
 from doggan.score import load_reference, score_images
+from doggan.training.monitor import CheapFID
 from plain_dcgan import PlainDCGAN
 from workspace import copy_pipeline, tool
 
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
 DOCS = Path("docs/quality")
 KEYS = ("fid", "kid", "precision", "recall", "density", "coverage")
-PLAIN_BATCH = 32  # as bench/run.py judge: on 2 cores it learns more per CPU-minute at 32 than at 64
+PLAIN_BATCH = 32  # as bench/run.py: on 2 cores it learns more per CPU-minute at batch 32 than at its default 64
 
 
 def repro(root):
@@ -40,31 +45,54 @@ def repro(root):
     subprocess.run([tool("dvc"), "repro"], cwd=root, check=True)
 
 
-def train_minutes(root, variant):
-    return json.loads((root / "reports" / "timings" / f"train@{variant}.json").read_text())["seconds"] / 60
+def read_json(path):
+    return json.loads(Path(path).read_text())
 
 
-def plain_dcgan_at(root, minutes, seed, n_images):
-    """{minutes: uint8 samples of the plain DCGAN after that many minutes of training}, one run."""
+def plain_dcgan(root, minutes, seed, n_images, cheap_fid):
+    """The plain DCGAN trained for max(minutes): ({m: its uint8 samples after m minutes}, its cheap-FID
+    curve [(minutes, FID)])."""
     images, _, _ = load_crops(root / "data/interim/crops.npy", root / "data/interim/crops.csv")
-    model, samples, pending = PlainDCGAN(seed), {}, sorted(set(minutes))
+    model, samples, curve, pending = PlainDCGAN(seed), {}, [], sorted(set(minutes))
     z = torch.randn(n_images, 100, generator=torch.Generator().manual_seed(seed + 1))
 
-    def snapshot(spent, steps):
+    def on_eval(spent, steps):
+        curve.append((spent / 60, cheap_fid(model)))
         while pending and spent >= pending[0] * 60:
             with torch.no_grad():
                 sampler = model.sampler()
                 samples[pending.pop(0)] = np.concatenate([to_uint8(sampler(z[i : i + 500])) for i in range(0, n_images, 500)])
-            print(f"quality: plain dcgan at {spent / 60:.1f} min, step {steps}", flush=True)
+            print(f"quality: plain dcgan, {spent / 60:.1f} min, step {steps}", flush=True)
 
-    model.train(images, max(minutes) * 60 + 1, batch_size=PLAIN_BATCH, on_eval=snapshot, eval_every=5)
-    return samples
+    model.train(images, max(minutes) * 60 + 1, batch_size=PLAIN_BATCH, on_eval=on_eval, eval_every=30)
+    return samples, curve
+
+
+def variant_curve(root, variant):
+    """[(training minutes, cheap FID)] of one variant, from its DVCLive log and its timing file."""
+    fid = pd.read_csv(root / "reports" / "train" / variant / "plots" / "metrics" / "fid_rotnet.tsv", sep="\t")
+    seconds = dict(map(tuple, read_json(root / "reports" / "timings" / f"train@{variant}.json")["seconds_at_fid"]))
+    return [(seconds[step] / 60, value) for step, value in zip(fid["step"], fid["fid_rotnet"]) if step in seconds]
+
+
+def plot_curves(curves, out, budget):
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    for k, (name, curve) in enumerate(curves.items()):
+        if curve:
+            xs, ys = zip(*curve)
+            ax.plot(xs, ys, marker=".", color=f"C{k}", ls="--" if name.startswith("plain") else "-", label=name)
+    ax.set(xlabel="CPU minutes of training (2 cores)", ylabel="cheap FID (rotnet)", yscale="log",
+           title=f"FID against training time at model.budget {budget:g}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, out)
+    plt.close(fig)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget", type=float, default=8.0, help="model.budget of the run (the demo's is 1)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="seed of the run, then the best variant's others")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="seed of the run, then the best GAN's others")
     parser.add_argument("--root", default="data/quality", help="where the copy of the pipeline runs")
     args = parser.parse_args()
     set_threads()
@@ -73,15 +101,17 @@ def main():
 
     params = read_params(root / "params.yaml")
     variants = list(params["variants"])
-    scores = {v: json.loads((root / "reports" / "metrics" / f"{v}.json").read_text()) for v in variants}
-    minutes = {v: train_minutes(root, v) for v in variants}
+    scores = {v: read_json(root / "reports" / "metrics" / f"{v}.json") for v in variants}
+    minutes = {v: read_json(root / "reports" / "timings" / f"train@{v}.json")["train_seconds"] / 60 for v in variants}
     best = min((v for v in variants if v != "autoencoder"), key=lambda v: scores[v]["fid"])
 
     cfg = load_section(MetricConfig, params, "metric")
     reference = load_reference(root / f"data/interim/reference_{cfg.network}.npz")
     net = feature_network(cfg, root / "models/featnet.pt")
-    samples = plain_dcgan_at(root, list(minutes.values()), args.seeds[0], params["generate"]["n_images"])
-    plain = {m: score_images(images, reference, net, cfg) for m, images in samples.items()}
+    images, labels, _ = load_crops(root / "data/interim/crops.npy", root / "data/interim/crops.csv")
+    cheap_fid = CheapFID(RotNetFeatures(load_featnet(root / "models/featnet.pt")), images, labels, params["model"]["fid_samples"])
+    samples, plain_curve = plain_dcgan(root, list(minutes.values()), args.seeds[0], params["generate"]["n_images"], cheap_fid)
+    plain = {m: score_images(images_, reference, net, cfg) for m, images_ in samples.items()}
 
     seeds = {args.seeds[0]: scores[best]}
     for seed in args.seeds[1:]:
@@ -90,30 +120,28 @@ def main():
         settings["variants"] = {best: settings["variants"][best]}
         (other / "params.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
         repro(other)
-        seeds[seed] = json.loads((other / "reports" / "metrics" / f"{best}.json").read_text())
+        seeds[seed] = read_json(other / "reports" / "metrics" / f"{best}.json")
 
     shutil.rmtree(DOCS, ignore_errors=True)
-    for name in ("index.html", "README.md", "losses.png", "comparison.png", "yardsticks.json", "figures", "metrics"):
+    for name in ("index.html", "README.md", "results.md", "losses.png", "comparison.png", "yardsticks.json", "figures",
+                 "metrics", "timings"):
         source = root / "reports" / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, DOCS / name)
+    save_grid(DOCS / "figures" / "plain_dcgan_samples.png", samples[max(samples)][:64])
+    plot_curves({**{v: variant_curve(root, v) for v in variants}, f"plain dcgan (batch {PLAIN_BATCH})": plain_curve},
+                DOCS / "fid_vs_minutes.png", args.budget)
+
     rows = []
     for v in sorted(variants, key=lambda v: scores[v]["fid"]):
         train = yaml.safe_load((root / "reports" / "train" / v / "params.yaml").read_text())
         rows.append({"variant": v, "steps": train["steps"], "images shown": f"{train['steps'] * train['batch_size']:,}",
-                     "train minutes": f"{minutes[v]:.1f}", **{k: f"{scores[v][k]:.3g}" for k in KEYS},
-                     "plain DCGAN FID, same minutes": f"{plain[minutes[v]]['fid']:.3g}"})
-    table = pd.DataFrame(rows)
-    seed_rows = pd.DataFrame([{"seed": s, **{k: f"{r[k]:.3g}" for k in KEYS}} for s, r in seeds.items()])
-    text = (f"# Quality run: model.budget {args.budget:g} on the demo data\n\n"
-            f"Made by `make quality` (`python bench/quality.py`); network {reference['network']}, "
-            f"{params['generate']['n_images']:,} samples per variant. The plain DCGAN is pytorch/examples' "
-            f"(bench/plain_dcgan.py, batch {PLAIN_BATCH}) trained for as many minutes as each variant.\n\n"
-            f"{table.to_markdown(index=False)}\n\n## {best}, the best GAN, over seeds\n\n{seed_rows.to_markdown(index=False)}\n\n"
-            f"Per-breed grid of {best}: ![{best}](figures/{best}_breeds.png)\n\nThe whole report: [index.html](index.html).\n")
-    write_text(DOCS / "quality.md", text)
-    save_grid(DOCS / "figures" / "plain_dcgan_samples.png", samples[max(samples)][:64])
-    print(text)
+                     "minutes": f"{minutes[v]:.1f}", **{k: f"{scores[v][k]:.3g}" for k in KEYS},
+                     "plain DCGAN's FID at the same minutes": f"{plain[minutes[v]]['fid']:.3g}"})
+    seed_rows = [{"seed": s, **{k: f"{r[k]:.3g}" for k in KEYS}} for s, r in seeds.items()]
+    write_text(DOCS / "table.md", pd.DataFrame(rows).to_markdown(index=False) + "\n")
+    write_text(DOCS / "seeds.md", f"{best}, the best GAN, over seeds:\n\n" + pd.DataFrame(seed_rows).to_markdown(index=False) + "\n")
+    print((DOCS / "table.md").read_text() + "\n" + (DOCS / "seeds.md").read_text())
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
