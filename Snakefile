@@ -34,11 +34,10 @@ TORCH_THREADS = 2 if PROFILE == "slurm" else max(2, math.ceil(2 * workflow.cores
 
 
 def params_file():
-    """The params the steps read: params.yaml, or, when `--config` changed any value, the merged
-    config written beside Snakemake's own state (so `--config model='{lr: 1.0e-3}'`
-    reaches the step, and P() below reruns what it touches)."""
-    if config == yaml.safe_load(Path("params.yaml").read_text()):
-        return "params.yaml"
+    """The params the steps read: params.yaml merged with whatever `--config` set, written beside
+    Snakemake's own state (so `--config 'model={lr: 1.0e-3}'` reaches the step). Always this one
+    path, even when nothing was set: the path is part of every command and its params, and a path
+    that changed with `--config` would rerun every rule, not just those P() says the value touches."""
     path = Path(".snakemake/params.yaml")
     path.parent.mkdir(exist_ok=True)
     text = yaml.safe_dump(config, sort_keys=False)

@@ -24,7 +24,7 @@ import yaml
 from doggan.cli import set_threads
 from doggan.config import load_section, read_params
 from doggan.data.dataset import load_crops, to_uint8
-from doggan.io import save_figure, save_grid, write_text
+from doggan.io import save_figure, save_grid, save_torch, write_text
 from doggan.metrics.features import MetricConfig, RotNetFeatures, feature_network
 from doggan.metrics.rotnet import load_featnet
 from doggan.score import load_reference, score_images
@@ -51,9 +51,14 @@ def read_json(path):
 
 def plain_dcgan(root, minutes, seed, n_images, cheap_fid):
     """The plain DCGAN trained for max(minutes): ({m: its uint8 samples after m minutes}, its cheap-FID
-    curve [(minutes, FID)])."""
+    curve [(minutes, FID)]). Kept in `root`, so a rerun with more seeds does not train it again."""
+    cache, marks = root / f"plain_dcgan_seed{seed}.pt", sorted(set(minutes))
+    if cache.is_file():
+        saved = torch.load(cache, weights_only=True)
+        if saved["minutes"] == marks:
+            return {m: s.numpy() for m, s in zip(marks, saved["samples"])}, saved["curve"]
     images, _, _ = load_crops(root / "data/interim/crops.npy", root / "data/interim/crops.csv")
-    model, samples, curve, pending = PlainDCGAN(seed), {}, [], sorted(set(minutes))
+    model, samples, curve, pending = PlainDCGAN(seed), {}, [], list(marks)
     z = torch.randn(n_images, 100, generator=torch.Generator().manual_seed(seed + 1))
 
     def on_eval(spent, steps):
@@ -64,7 +69,8 @@ def plain_dcgan(root, minutes, seed, n_images, cheap_fid):
                 samples[pending.pop(0)] = np.concatenate([to_uint8(sampler(z[i : i + 500])) for i in range(0, n_images, 500)])
             print(f"quality: plain dcgan, {spent / 60:.1f} min, step {steps}", flush=True)
 
-    model.train(images, max(minutes) * 60 + 1, batch_size=PLAIN_BATCH, on_eval=on_eval, eval_every=30)
+    model.train(images, max(marks) * 60 + 1, batch_size=PLAIN_BATCH, on_eval=on_eval, eval_every=30)
+    save_torch({"minutes": marks, "samples": [torch.from_numpy(samples[m]) for m in marks], "curve": curve}, cache)
     return samples, curve
 
 

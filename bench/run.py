@@ -1,4 +1,4 @@
-"""Benchmarks: `python bench/run.py [crop|train|metrics|judge|compare|drivers|serve ...]` prints one table per section.
+"""Benchmarks: `python bench/run.py [crop|train|metrics|judge|compare|drivers|serve|scale ...]` prints one table per section.
 
 Every ratio compares two ways of doing the same work, measured side by side in this one run on
 the same inputs; absolute times drift with the machine, ratios much less.
@@ -32,6 +32,7 @@ from doggan.data.crops import FILTERS, CropConfig, _region, crop_all
 from doggan.data.dataset import load_crops
 from doggan.data.demo import DemoConfig, write_demo
 from doggan.generate import save_generator
+from doggan.io import save_figure
 from doggan.metrics import frechet_distance, memorization_distance
 from doggan.metrics.features import InceptionFeatures, RotNetFeatures, extract_features, fid_inception
 from doggan.metrics.rotnet import RotNet
@@ -345,7 +346,7 @@ def judge_networks(images, labels, n_breeds, params, seed):
 
     cfg = dataclasses.replace(load_section(FeatnetConfig, params, "featnet"), seed=seed)
     rotnet, _ = train_featnet(images, cfg)
-    breednet, _ = train_featnet(images, dataclasses.replace(cfg, epochs=6), labels=labels, n_classes=n_breeds)  # as before
+    breednet, _ = train_featnet(images, dataclasses.replace(cfg, epochs=6), labels=labels, n_classes=n_breeds)  # what rotnet replaced
     torch.manual_seed(seed)
     random = RotNet(cfg.width, cfg.features).eval()  # Naeem et al.: random embeddings for PRDC
     fit_part_scales(random, images)
@@ -472,6 +473,56 @@ def bench_drivers(args):
           ["driver", "seconds", "vs dvc repro"], rows)
 
 
+def bench_scale(args):
+    """Each stage's wall time and peak memory as the data grows: the whole pipeline (`dvc repro` at the
+    demo's training budgets) on demo sets of --scale-photos photos of --scale-breeds breeds, each in a
+    copy of the project (data/bench/scale-<photos>/; a rerun keeps what is done). A stage's growth is
+    the exponent k in time ~ photos^k between the smallest and the largest set: 1 is linear, 0 flat."""
+    import json
+
+    import matplotlib
+    from workspace import copy_pipeline, tool
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    timings = {}
+    for photos in args.scale_photos:
+        root = copy_pipeline(Path("data/bench") / f"scale-{photos}",
+                             {"demo": {"n_images": photos, "n_breeds": args.scale_breeds}})
+        print(f"scale: dvc repro at {photos:,} photos", flush=True)
+        subprocess.run([tool("dvc"), "repro"], cwd=root, check=True)
+        timings[photos] = {path.stem: json.loads(path.read_text()) for path in (root / "reports/timings").glob("*.json")}
+    sizes = sorted(timings)
+    small, large = sizes[0], sizes[-1]
+    stages = sorted(timings[large], key=lambda s: (s.split("@")[0] not in ("demo_data", "parse", "crop", "featnet", "reference"), s))
+
+    def growth(key, stage):
+        a, b = timings[small][stage][key], timings[large][stage][key]
+        return f"{np.log(b / a) / np.log(large / small):.2f}" if a > 0 and b > 0 and large > small else "–"
+
+    rows = [(stage, *(f"{timings[n][stage]['seconds']:.1f}" for n in sizes), growth("seconds", stage),
+             *(f"{timings[n][stage]['peak_memory_mb']:,.0f}" for n in sizes))
+            for stage in stages if all(stage in timings[n] for n in sizes)]
+    totals = [sum(t["seconds"] for t in timings[n].values()) for n in sizes]
+    rows.append(("all stages", *(f"{t:.0f}" for t in totals), "", *("" for _ in sizes)))
+    table(f"scale: seconds and peak memory (MB, max RSS of the stage and its workers) per stage, {args.scale_breeds} breeds; "
+          f"growth k: time ~ photos^k from {small:,} to {large:,} photos",
+          ["stage", *(f"s at {n:,}" for n in sizes), "growth k", *(f"MB at {n:,}" for n in sizes)], rows)
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    for k, stage in enumerate(s for s in stages if all(s in timings[n] for n in sizes)):
+        style = dict(marker="o", color=f"C{k % 10}", ls="-" if k < 10 else "--", label=stage)
+        axes[0].plot(sizes, [timings[n][stage]["seconds"] for n in sizes], **style)
+        axes[1].plot(sizes, [timings[n][stage]["peak_memory_mb"] / 1024 for n in sizes], **style)
+    axes[0].set(xscale="log", yscale="log", xlabel="photos", ylabel="seconds", title="wall time per stage")
+    axes[1].set(xscale="log", xlabel="photos", ylabel="GB", title="peak memory per stage")
+    axes[1].legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    save_figure(fig, OUT / "scale.png")
+    plt.close(fig)
+
+
 def bench_metrics(args):
     """Feature extraction, FID and the memorization distance at Kaggle's scale."""
     from pytorch_fid.fid_score import calculate_frechet_distance
@@ -500,6 +551,18 @@ def bench_metrics(args):
     tracemalloc.stop()
     rows.append(("memorization distance, 10,000 x 22,125 x 2048 float32", f"{seconds:.1f} s",
                  f"peak extra memory {peak / 2**20:.0f} MiB (inputs {(gen.nbytes + real.nbytes) / 2**20:.0f} MiB)"))
+    from doggan.metrics.kid import kernel_inception_distance
+    from doggan.metrics.prdc import prdc_equal_sizes
+
+    for dims in (368, 2048):  # rotnet's features, Inception's
+        seconds, _ = timed(lambda: kernel_inception_distance(gen[:, :dims], real[:, :dims]))
+        rows.append((f"KID, 10,000 x 22,125 x {dims}: 100 subsets of 1,000", f"{seconds:.1f} s", ""))
+    tracemalloc.start()
+    seconds, _ = timed(lambda: prdc_equal_sizes(real[:, :368], gen[:, :368]))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    rows.append(("precision/recall/density/coverage, 10,000 x 10,000 x 368", f"{seconds:.1f} s",
+                 f"peak extra memory {peak / 2**20:.0f} MiB"))
     table("metrics", ["what", "time or rate", "note"], rows)
 
 
@@ -603,7 +666,7 @@ def bench_serve(args):
 
 
 SECTIONS = {"crop": bench_crop, "train": bench_train, "metrics": bench_metrics, "judge": bench_judge, "compare": bench_compare,
-            "drivers": bench_drivers, "serve": bench_serve}
+            "drivers": bench_drivers, "serve": bench_serve, "scale": bench_scale}
 
 
 def main():
@@ -621,6 +684,8 @@ def main():
     parser.add_argument("--drivers-budget", type=float, default=0.25, help="drivers: model.budget of both runs")
     parser.add_argument("--judge-steps", type=int, nargs="*", default=[1400],
                         help="judge: the plain DCGAN's training steps at batch 32 (1,400: 10 minutes on 2 cores)")
+    parser.add_argument("--scale-photos", type=int, nargs="*", default=[600, 5000, REAL_PHOTOS], help="scale: demo sizes")
+    parser.add_argument("--scale-breeds", type=int, default=120, help="scale: breeds of every demo set")
     parser.add_argument("--serve-variants", nargs="*", default=["dcgan", "biggan"], help="serve: the variants to load-test")
     parser.add_argument("--serve-seconds", type=float, default=5.0, help="serve: seconds of load per row")
     args = parser.parse_args()

@@ -9,7 +9,7 @@ from tqdm import tqdm
 
 from doggan.cli import record_timing, run, set_threads
 from doggan.config import load_section, read_params
-from doggan.generate import GenerateConfig, class_labels, load_generator, sample, write_submission
+from doggan.generate import GenerateConfig, breeds_in_figure, class_labels, load_generator, sample, write_submission
 from doggan.io import save_grid, write_json
 
 
@@ -34,10 +34,11 @@ def main():
     images = np.concatenate(chunks)
     write_submission(args.out, images)
     save_grid(args.figure, images[:64])
-    # one row per breed; an unconditional variant ignores the label, so its rows are just more samples
-    per_breed = np.repeat(np.arange(len(payload["breeds"])), 8)
-    save_grid(args.breed_figure, sample(generator, payload, per_breed, cfg.truncation, cfg.seed + 1), columns=8)
-    write_json(args.record, asdict(cfg))
+    # one row per breed shown; an unconditional variant ignores the label, so its rows are just more samples
+    shown = breeds_in_figure(len(payload["breeds"]))
+    save_grid(args.breed_figure, sample(generator, payload, np.repeat(shown, 8), cfg.truncation, cfg.seed + 1), columns=8)
+    write_json(args.record, {**asdict(cfg), "breeds_in_figure": [payload["breeds"][i] for i in shown],
+                             "breeds": len(payload["breeds"])})
     record_timing(f"generate@{payload['variant']}", started)
     print(f"generate: {len(images)} images -> {args.out}")
 

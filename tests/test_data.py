@@ -9,9 +9,11 @@ import pytest
 from PIL import Image
 
 from doggan.data.annotations import parse_annotation, parse_annotations
-from conftest import section_config
+from conftest import PARAMS, section_config
+from doggan.config import load_section
 from doggan.data.crops import CropConfig, crop_all, crop_photo
-from doggan.data.demo import DemoConfig, demo_photo, demo_plan, write_demo
+from doggan.data.demo import BREEDS, STANFORD_BREEDS, DemoConfig, demo_photo, demo_plan, identity, write_demo
+from doggan.errors import ParamError
 
 
 def test_demo_photo_follows_the_official_template_and_is_deterministic():
@@ -27,6 +29,18 @@ def test_demo_photo_follows_the_official_template_and_is_deterministic():
         assert photo.format == "JPEG" and (ann.width, ann.height) == photo.size
         assert 200 <= photo.width <= 500 and 200 <= photo.height <= 500
         assert 1 <= len(ann.boxes) <= 4 and not any(b.clipped for b in ann.boxes)
+
+
+def test_demo_draws_each_of_stanford_dogs_120_breeds_with_a_look_of_its_own():
+    assert len(STANFORD_BREEDS) == 120 and sorted(f"{synset}-{breed}" for synset, breed, _ in BREEDS) == sorted(STANFORD_BREEDS)
+    assert len({identity(look) for *_, look in BREEDS}) == 120
+    cfg = section_config(DemoConfig, "demo", n_images=240, n_breeds=120)
+    assert demo_plan(cfg)[119:121] == [(119, 0), (0, 1)]
+    synset, breed, _ = BREEDS[119]
+    image_id, _, xml = demo_photo(cfg, 119, 0)
+    assert image_id.startswith(synset) and f"<name>{breed}</name>" in xml
+    with pytest.raises(ParamError, match="demo.n_breeds: expected a value <= 120"):
+        load_section(DemoConfig, {"demo": {**PARAMS["demo"], "n_breeds": 121}}, "demo")
 
 
 def gradient_photo(w=120, h=90, mode="RGB", fmt="JPEG"):

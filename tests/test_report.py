@@ -103,3 +103,15 @@ def test_report_renders_in_headless_chromium(tmp_path):
     assert not_white.mean() > 0.05  # text, tables and figures, not a blank page
     assert pixels.std() > 20
     assert not_white[:, 600:].any()  # the figures reach the right half: images loaded, not just text
+
+
+def test_a_per_breed_figure_shows_every_breed_of_a_few_and_twelve_spread_over_stanfords_120():
+    from doggan.generate import breeds_in_figure
+    from doggan.report.build import breeds_caption
+
+    assert breeds_in_figure(8).tolist() == list(range(8))
+    rows = breeds_in_figure(120)
+    assert len(rows) == 12 and rows[0] == 0 and rows[-1] == 119 and set(np.diff(rows)) <= {10, 11}
+    assert breeds_caption({"breeds_in_figure": ["pug", "toy_poodle"], "breeds": 2}) == "One row per breed: pug, toy poodle"
+    assert breeds_caption({"breeds_in_figure": ["pug", "toy_poodle"], "breeds": 120}).startswith(
+        "One row per breed (2 of 120, spread over the list; every breed in `doggan serve`): pug, toy poodle")

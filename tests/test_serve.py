@@ -2,6 +2,7 @@
 doggan.generate, the batching worker, and the page in headless Chromium against the real server."""
 
 import base64
+import contextlib
 import io
 import json
 import os
@@ -38,11 +39,12 @@ SCORE = {"fid": 4.8, "kid": 0.0412, "kid_std": 0.0021, "precision": 0.61, "recal
 SHOWN = ("fid", "kid", "kid_std", "precision", "recall", "density", "coverage", "mifid", "distance", "network", "n")
 
 
-def write_models(root, variants=("dcgan", "biggan"), scored=("biggan",)):
+def write_models(root, variants=("dcgan", "biggan"), scored=("biggan",), breeds=BREEDS):
     """Tiny untrained generators as train@V saves them (dcgan unconditional, biggan conditional), scores for
     `scored`, each one FID point better than the one before."""
     for variant in variants:
-        save_generator(root / "models" / variant / "generator.pt", tiny_model(variant), variant, BREEDS, [5, 3, 2])
+        save_generator(root / "models" / variant / "generator.pt", tiny_model(variant, n_classes=len(breeds)), variant,
+                       breeds, [5, 3, 2] if breeds == BREEDS else [1] * len(breeds))
     (root / "metrics").mkdir(exist_ok=True)
     for i, variant in enumerate(scored):
         (root / "metrics" / f"{variant}.json").write_text(json.dumps({**SCORE, "fid": SCORE["fid"] - i, "seconds": 3.0}))
@@ -123,6 +125,17 @@ def test_cli_draws_the_same_bytes_as_the_api(client, folders, tmp_path):
                    "-o", str(tmp_path / "cli.png")])
     api = client.get("/api/generate", params={"variant": "biggan", "breed": "pug", "n": 12, "seed": 4})
     assert (tmp_path / "cli.png").read_bytes() == api.content
+
+
+def test_an_unknown_breed_among_stanfords_120_is_answered_with_those_like_it():
+    from doggan.data.demo import BREEDS
+
+    payload = {"variant": "biggan", "breeds": sorted(breed for _, breed, _ in BREEDS)}
+    assert generate.breed_label(payload, "TOY_poodle") == payload["breeds"].index("toy_poodle")
+    with pytest.raises(generate.UnknownBreed, match=r"'poodle' \(120 known, like it: miniature_poodle, standard_poodle, toy_poodle\)$"):
+        generate.breed_label(payload, "poodle")
+    with pytest.raises(generate.UnknownBreed, match="like it: beagle"):
+        generate.breed_label(payload, "beagel")
 
 
 @pytest.mark.parametrize("query, status, says", [
@@ -270,13 +283,13 @@ def free_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(scored_folders, tmp_path):
-    """`doggan serve` as a user starts it, on a free loopback port."""
+@contextlib.contextmanager
+def serving(models, metrics, log_path):
+    """`doggan serve` as a user starts it, on a free loopback port: its address."""
     port = free_port()
-    log = open(tmp_path / "server.log", "w+")
-    process = subprocess.Popen([sys.executable, "-m", "doggan", "serve", "--port", str(port), "--models",
-                                str(scored_folders[0]), "--metrics", str(scored_folders[1])], stdout=log, stderr=subprocess.STDOUT)
+    log = open(log_path, "w+")
+    process = subprocess.Popen([sys.executable, "-m", "doggan", "serve", "--port", str(port), "--models", str(models),
+                                "--metrics", str(metrics)], stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 120
@@ -293,6 +306,12 @@ def server(scored_folders, tmp_path):
         process.terminate()
         process.wait(timeout=30)
         log.close()
+
+
+@pytest.fixture
+def server(scored_folders, tmp_path):
+    with serving(*scored_folders, tmp_path / "server.log") as url:
+        yield url
 
 
 def test_page_generates_a_breed_in_headless_chromium(server, scored_folders, tmp_path):
@@ -327,3 +346,29 @@ def test_page_generates_a_breed_in_headless_chromium(server, scored_folders, tmp
         assert np.array_equal(tile, expected_images(scored_folders[0], "biggan", np.full(5, 2), seed=11)[2])
     finally:
         browser.close()
+
+
+def test_page_finds_a_breed_among_stanfords_120_by_search(tmp_path):
+    from doggan.data.demo import STANFORD_BREEDS
+
+    breeds = sorted(name.split("-", 1)[1] for name in STANFORD_BREEDS)
+    folders = write_models(tmp_path, variants=("biggan",), breeds=breeds)
+    with serving(*folders, tmp_path / "server.log") as url:
+        browser = Chromium(headless_chromium(), tmp_path / "profile")
+        try:
+            browser.page("Page.navigate", url=url)
+            browser.wait_for("document.getElementById('grid').dataset.query")
+            assert browser.evaluate("document.getElementById('breed').options.length") == 121  # and "any breed"
+            assert browser.evaluate("document.getElementById('breed-search').hidden") is False
+            shown = browser.evaluate("""(() => {
+                const search = document.getElementById('breed-search');
+                search.value = 'Poodle'; search.dispatchEvent(new Event('input'));
+                const breed = document.getElementById('breed');
+                return [breed.value, [...breed.options].filter((o) => !o.hidden).map((o) => o.value)]; })()""")
+            assert shown == ["miniature_poodle", ["", "miniature_poodle", "standard_poodle", "toy_poodle"]]
+            browser.evaluate("document.getElementById('generate').click()")
+            query = browser.wait_for("document.getElementById('grid').dataset.query?.includes('poodle') && "
+                                     "document.getElementById('grid').dataset.query")
+            assert query.startswith("variant=biggan&breed=miniature_poodle&")
+        finally:
+            browser.close()

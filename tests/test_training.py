@@ -24,9 +24,9 @@ TINY = {
 }
 
 
-def tiny_model(variant="dcgan", **overrides):
+def tiny_model(variant="dcgan", n_classes=3, **overrides):
     torch.manual_seed(0)
-    return variant_module(variant).Model(variant_config(variant, **{**COMMON, **TINY[variant], **overrides}), n_classes=3)
+    return variant_module(variant).Model(variant_config(variant, **{**COMMON, **TINY[variant], **overrides}), n_classes=n_classes)
 
 
 def data(n=12):

@@ -4,6 +4,7 @@
 """
 
 import argparse
+import difflib
 import io
 import zipfile
 from dataclasses import asdict, dataclass
@@ -124,6 +125,12 @@ def is_conditional(payload):
     return variant_module(payload["variant"]).Model.conditional
 
 
+def breeds_in_figure(n_breeds, rows=12):
+    """The labels of a per-breed figure: every breed, or `rows` of them spread evenly over the list
+    (a figure of Stanford Dogs' 120 rows is one nobody reads)."""
+    return np.unique(np.linspace(0, n_breeds - 1, min(n_breeds, rows)).round().astype(int))
+
+
 class UnknownBreed(ParamError):
     """A breed the generator was not trained on (the server answers 404)."""
 
@@ -134,8 +141,18 @@ def breed_label(payload, breed):
     names = payload["breeds"]
     matches = [i for i, name in enumerate(names) if name.lower() == breed.lower()]
     if not matches:
-        raise UnknownBreed(f"breed: unknown breed {breed!r} (known: {', '.join(names)})")
+        raise UnknownBreed(f"breed: unknown breed {breed!r} ({known_breeds(names, breed)})")
     return matches[0]
+
+
+def known_breeds(names, asked):
+    """The breeds to name beside an unknown one: all of a few, or of Stanford's 120 those like it."""
+    if len(names) <= 12:
+        return f"known: {', '.join(names)}"
+    lower = {name.lower(): name for name in names}
+    like = [name for name in names if asked.lower() in name.lower()]
+    like = like or [lower[m] for m in difflib.get_close_matches(asked.lower(), lower, n=5, cutoff=0.6)]
+    return f"{len(names)} known" + (f", like it: {', '.join(like)}" if like else f", among them {', '.join(names[:5])}")
 
 
 def breed_labels(payload, breed, n, seed):

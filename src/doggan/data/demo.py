@@ -17,8 +17,48 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from doggan.config import option
 
-# (synset, breed, look). Colours RGB; patterns: solid, piebald, saddle, mask, tricolor, mottled.
-BREEDS = [
+# The 120 breeds of Stanford Dogs, as its annotation folders name them
+STANFORD_BREEDS = [
+    "n02085620-Chihuahua", "n02085782-Japanese_spaniel", "n02085936-Maltese_dog", "n02086079-Pekinese",
+    "n02086240-Shih-Tzu", "n02086646-Blenheim_spaniel", "n02086910-papillon", "n02087046-toy_terrier",
+    "n02087394-Rhodesian_ridgeback", "n02088094-Afghan_hound", "n02088238-basset", "n02088364-beagle",
+    "n02088466-bloodhound", "n02088632-bluetick", "n02089078-black-and-tan_coonhound",
+    "n02089867-Walker_hound", "n02089973-English_foxhound", "n02090379-redbone", "n02090622-borzoi",
+    "n02090721-Irish_wolfhound", "n02091032-Italian_greyhound", "n02091134-whippet", "n02091244-Ibizan_hound",
+    "n02091467-Norwegian_elkhound", "n02091635-otterhound", "n02091831-Saluki",
+    "n02092002-Scottish_deerhound", "n02092339-Weimaraner", "n02093256-Staffordshire_bullterrier",
+    "n02093428-American_Staffordshire_terrier", "n02093647-Bedlington_terrier", "n02093754-Border_terrier",
+    "n02093859-Kerry_blue_terrier", "n02093991-Irish_terrier", "n02094114-Norfolk_terrier",
+    "n02094258-Norwich_terrier", "n02094433-Yorkshire_terrier", "n02095314-wire-haired_fox_terrier",
+    "n02095570-Lakeland_terrier", "n02095889-Sealyham_terrier", "n02096051-Airedale", "n02096177-cairn",
+    "n02096294-Australian_terrier", "n02096437-Dandie_Dinmont", "n02096585-Boston_bull",
+    "n02097047-miniature_schnauzer", "n02097130-giant_schnauzer", "n02097209-standard_schnauzer",
+    "n02097298-Scotch_terrier", "n02097474-Tibetan_terrier", "n02097658-silky_terrier",
+    "n02098105-soft-coated_wheaten_terrier", "n02098286-West_Highland_white_terrier", "n02098413-Lhasa",
+    "n02099267-flat-coated_retriever", "n02099429-curly-coated_retriever", "n02099601-golden_retriever",
+    "n02099712-Labrador_retriever", "n02099849-Chesapeake_Bay_retriever",
+    "n02100236-German_short-haired_pointer", "n02100583-vizsla", "n02100735-English_setter",
+    "n02100877-Irish_setter", "n02101006-Gordon_setter", "n02101388-Brittany_spaniel", "n02101556-clumber",
+    "n02102040-English_springer", "n02102177-Welsh_springer_spaniel", "n02102318-cocker_spaniel",
+    "n02102480-Sussex_spaniel", "n02102973-Irish_water_spaniel", "n02104029-kuvasz", "n02104365-schipperke",
+    "n02105056-groenendael", "n02105162-malinois", "n02105251-briard", "n02105412-kelpie",
+    "n02105505-komondor", "n02105641-Old_English_sheepdog", "n02105855-Shetland_sheepdog", "n02106030-collie",
+    "n02106166-Border_collie", "n02106382-Bouvier_des_Flandres", "n02106550-Rottweiler",
+    "n02106662-German_shepherd", "n02107142-Doberman", "n02107312-miniature_pinscher",
+    "n02107574-Greater_Swiss_Mountain_dog", "n02107683-Bernese_mountain_dog", "n02107908-Appenzeller",
+    "n02108000-EntleBucher", "n02108089-boxer", "n02108422-bull_mastiff", "n02108551-Tibetan_mastiff",
+    "n02108915-French_bulldog", "n02109047-Great_Dane", "n02109525-Saint_Bernard", "n02109961-Eskimo_dog",
+    "n02110063-malamute", "n02110185-Siberian_husky", "n02110627-affenpinscher", "n02110806-basenji",
+    "n02110958-pug", "n02111129-Leonberg", "n02111277-Newfoundland", "n02111500-Great_Pyrenees",
+    "n02111889-Samoyed", "n02112018-Pomeranian", "n02112137-chow", "n02112350-keeshond",
+    "n02112706-Brabancon_griffon", "n02113023-Pembroke", "n02113186-Cardigan", "n02113624-toy_poodle",
+    "n02113712-miniature_poodle", "n02113799-standard_poodle", "n02113978-Mexican_hairless",
+    "n02115641-dingo", "n02115913-dhole", "n02116738-African_hunting_dog",
+]
+
+# (synset, breed, look) drawn by hand: the demo's first breeds. Colours RGB; patterns: solid, piebald,
+# saddle, mask, tricolor, mottled.
+HAND_DRAWN = [
     ("n02085620", "Chihuahua",           dict(coat=(214, 170, 110), second=(240, 215, 170), pattern="solid",    ears="pointy", tail="straight", body=(1.0, 0.55), legs=0.45, head=0.42, snout=0.18, scale=0.75)),
     ("n02085936", "Maltese_dog",         dict(coat=(245, 243, 236), second=(225, 220, 210), pattern="solid",    ears="floppy", tail="curled",   body=(1.1, 0.62), legs=0.35, head=0.40, snout=0.20, scale=0.75)),
     ("n02086910", "papillon",            dict(coat=(250, 248, 240), second=(140, 80, 40),   pattern="piebald",  ears="pointy", tail="curled",   body=(1.05, 0.5), legs=0.45, head=0.36, snout=0.22, scale=0.8)),
@@ -32,6 +72,47 @@ BREEDS = [
     ("n02110806", "basenji",             dict(coat=(190, 100, 45),  second=(248, 245, 238), pattern="piebald",  ears="pointy", tail="curled",   body=(1.3, 0.5),  legs=0.75, head=0.34, snout=0.30, scale=0.95)),
     ("n02116738", "African_hunting_dog", dict(coat=(140, 110, 70),  second=(30, 25, 20),    pattern="mottled",  ears="round",  tail="straight", body=(1.5, 0.6),  legs=0.8,  head=0.38, snout=0.32, scale=1.05)),
 ]
+
+COATS = [(25, 22, 22), (245, 243, 236), (235, 215, 170), (222, 190, 140), (200, 150, 95), (175, 90, 45),
+         (100, 60, 35), (130, 130, 135), (105, 115, 130), (215, 165, 80), (120, 85, 50), (150, 110, 70)]
+PATTERNS, EARS, TAILS = ("solid", "piebald", "saddle", "mask", "tricolor", "mottled"), ("pointy", "floppy", "round"), \
+    ("straight", "curled", "short")
+
+
+def procedural_look(synset, taken):
+    """A look of real dog colours and shapes, drawn from the synset's number (the same for every
+    seed of the demo), whose colours, pattern, ears and tail no look in `taken` has."""
+    rng = np.random.default_rng(int(synset[1:]))
+    while True:
+        coat, second = rng.choice(len(COATS), 2, replace=False)
+        look = dict(coat=COATS[coat], second=COATS[second], pattern=str(rng.choice(PATTERNS)), ears=str(rng.choice(EARS)),
+                    tail=str(rng.choice(TAILS)), body=(round(rng.uniform(1.0, 1.7), 2), round(rng.uniform(0.45, 0.85), 2)),
+                    legs=round(rng.uniform(0.35, 0.95), 2), head=round(rng.uniform(0.30, 0.50), 2),
+                    snout=round(rng.uniform(0.10, 0.45), 2), scale=round(rng.uniform(0.75, 1.2), 2))
+        if identity(look) not in taken:
+            return look
+
+
+def identity(look):
+    """What tells looks apart at a glance (a solid coat shows no second colour)."""
+    second = None if look["pattern"] == "solid" else look["second"]
+    return look["coat"], second, look["pattern"], look["ears"], look["tail"]
+
+
+def all_breeds():
+    """(synset, breed, look) of all 120 breeds: the hand-drawn ones first, then the others in synset order."""
+    breeds, taken = list(HAND_DRAWN), {identity(look) for _, _, look in HAND_DRAWN}
+    drawn = {f"{synset}-{breed}" for synset, breed, _ in HAND_DRAWN}
+    for name in STANFORD_BREEDS:
+        if name not in drawn:
+            synset, breed = name.split("-", 1)
+            look = procedural_look(synset, taken)
+            taken.add(identity(look))
+            breeds.append((synset, breed, look))
+    return breeds
+
+
+BREEDS = all_breeds()
 
 TEMPLATE_OBJECT = """\t<object>
 \t\t<name>{breed}</name>

@@ -34,6 +34,8 @@ class TrainConfig:
     keep: str              = option("generator to save: the one with the best cheap FID, or the last",
                                     choices=("best", "last"))
     amp: bool              = option("bf16 autocast when a CUDA GPU is present")
+    channels_last: bool    = option("train with images and conv weights in channels-last (NHWC) memory layout: "
+                                    "the same sums in another order, faster for some nets (make bench)")
 
 
     STEP_FIELDS = ("steps", "fid_every", "checkpoint_every")  # what `budget` multiplies; a variant may add its own

@@ -145,6 +145,24 @@ def _conditional(variant):
         return True
 
 
+def budget_line(budget):
+    """One line on how long the variants trained, and where longer runs are."""
+    if budget is None:
+        return ""
+    return (f"Every variant trained at model.budget {budget:g} (its steps times {budget:g}). `make quality` trains "
+            "each at 8 times the demo's budget: the project's docs/quality.md.")
+
+
+def breeds_caption(record):
+    """What the per-breed figure shows, from generate's record: one row per breed, names in order."""
+    names = [name.replace("_", " ") for name in record.get("breeds_in_figure", [])]
+    if not names:
+        return "One row per breed"
+    some = f" ({len(names)} of {record['breeds']}, spread over the list; every breed in `doggan serve`)" \
+        if record.get("breeds", len(names)) > len(names) else ""
+    return f"One row per breed{some}: {', '.join(names)}"
+
+
 def _scores(row):
     """The score columns of one metrics dict, formatted; KID with its spread."""
     cells = {label: _fmt(row.get(key), digits) for key, (label, digits) in SCORES.items()}
@@ -200,8 +218,11 @@ def render(reports, params_path="params.yaml"):
     plot_losses(reports, reports / "losses.png")
     plot_comparison(reports, table, yardsticks, reports / "comparison.png")
     quality, featnet = _read_json(reports / "data_quality.json"), _read_json(reports / "featnet.json")
-    params_text = Path(params_path).read_text() if Path(params_path).is_file() else "(params.yaml not found)"
-    model = (yaml.safe_load(params_text) or {}).get("model", {}) if Path(params_path).is_file() else {}
+    # the values, not the file's text: the same page whether DVC passed params.yaml or Snakemake
+    # its merged config, which has the values and no comments
+    params = (yaml.safe_load(Path(params_path).read_text()) or {}) if Path(params_path).is_file() else {}
+    params_text = yaml.safe_dump(params, sort_keys=False) if params else "(params.yaml not found)"
+    model = params.get("model", {})
 
     network, eps = yardsticks.get("network", "–"), yardsticks.get("cosine_eps")
     eps_note = "" if eps is None else (
@@ -215,10 +236,11 @@ def render(reports, params_path="params.yaml"):
                            columns=["skipped because", "count"])
     context = {
         "intro": INTRO, "network": network, "n": _count(table), "results": results_table(table),
+        "budget": budget_line(model.get("budget")),
         "yardstick_note": YARDSTICK_NOTE, "yardsticks": yardstick_table(yardsticks), "eps_note": eps_note,
         "featnet_note": (f"featnet (rotnet) tells the turn of held-out crops right {featnet['val_accuracy']:.1%} of the time."
                          if "val_accuracy" in featnet else ""),
-        "variants": [{"name": v, "conditional": _conditional(v),
+        "variants": [{"name": v, "conditional": _conditional(v), "breeds": breeds_caption(_read_json(reports / "generate" / f"{v}.json")),
                       "settings": differences_from_model(_read_yaml(reports / "train" / v / "params.yaml"), model)}
                      for v in table.get("variant", [])],
         "counts": counts, "skipped": skipped, "params_text": params_text.rstrip(),

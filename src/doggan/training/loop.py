@@ -123,7 +123,8 @@ def train(model, images, labels, *, seed, checkpoint_path, fingerprint, device="
     torch.manual_seed(seed)  # anything the variant draws at build time was drawn before this call
     start, seconds, best, clock = load_checkpoint(checkpoint_path, model, fingerprint)
     device = torch.device(device)
-    model.to(device).train()
+    layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    model.to(device, memory_format=layout).train()
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda")
     bar = tqdm(total=total, initial=start, desc=type(model).__module__.rsplit(".", 1)[-1], unit="step")
     order, began = None, time.perf_counter()
@@ -150,7 +151,7 @@ def train(model, images, labels, *, seed, checkpoint_path, fingerprint, device="
         if order is None or i == 0:
             order = epoch_order(n, seed, epoch)
         idx = order[i * cfg.batch_size : (i + 1) * cfg.batch_size]
-        real = to_float(images[idx]).to(device, non_blocking=True)
+        real = to_float(images[idx]).to(device, memory_format=layout, non_blocking=True)
         if cfg.flip:
             real = torch.where(torch.rand(len(real), 1, 1, 1, device=device) < 0.5, real.flip(3), real)
         progress = step / total
