@@ -69,7 +69,8 @@ def plain_dcgan(root, minutes, seed, n_images, cheap_fid):
                 samples[pending.pop(0)] = np.concatenate([to_uint8(sampler(z[i : i + 500])) for i in range(0, n_images, 500)])
             print(f"quality: plain dcgan, {spent / 60:.1f} min, step {steps}", flush=True)
 
-    model.train(images, max(marks) * 60 + 1, batch_size=PLAIN_BATCH, on_eval=on_eval, eval_every=30)
+    # evaluations come every 30 s; the last marks fall between the last one and the end
+    on_eval(*model.train(images, max(marks) * 60 + 1, batch_size=PLAIN_BATCH, on_eval=on_eval, eval_every=30))
     save_torch({"minutes": marks, "samples": [torch.from_numpy(samples[m]) for m in marks], "curve": curve}, cache)
     return samples, curve
 
