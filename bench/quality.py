@@ -130,6 +130,7 @@ def main():
         seeds[seed] = read_json(other / "reports" / "metrics" / f"{best}.json")
 
     shutil.rmtree(DOCS, ignore_errors=True)
+    DOCS.mkdir(parents=True)
     for name in ("index.html", "README.md", "results.md", "losses.png", "comparison.png", "yardsticks.json", "figures",
                  "metrics", "timings"):
         source = root / "reports" / name
