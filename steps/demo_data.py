@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from doggan.cli import record_timing, run
+from doggan.cli import record_timing, run, thread_budget
 from doggan.config import load_section, read_params
 from doggan.data.demo import DemoConfig, write_demo
 
@@ -25,7 +25,8 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".demo.", dir=out))
     try:
-        write_demo(cfg, tmp, progress=lambda plan: tqdm(plan, desc="demo photos", unit="photo"))
+        write_demo(cfg, tmp, progress=lambda photos, total: tqdm(photos, total=total, desc="demo photos", unit="photo"),
+                   workers=thread_budget())
         for name in ("all-dogs", "Annotation"):  # swap in finished folders only
             shutil.rmtree(out / name, ignore_errors=True)
             os.replace(tmp / name, out / name)

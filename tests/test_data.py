@@ -31,6 +31,16 @@ def test_demo_photo_follows_the_official_template_and_is_deterministic():
         assert 1 <= len(ann.boxes) <= 4 and not any(b.clipped for b in ann.boxes)
 
 
+def test_demo_writes_the_same_files_with_any_number_of_workers(tmp_path):
+    cfg = section_config(DemoConfig, "demo", n_images=12, n_breeds=5)
+    one = write_demo(cfg, tmp_path / "one", workers=1)
+    two = write_demo(cfg, tmp_path / "two", workers=2)
+    assert one == two and len(one) == 12
+    files = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*") if p.is_file())
+    assert len(files) == 24
+    assert all((tmp_path / "one" / f).read_bytes() == (tmp_path / "two" / f).read_bytes() for f in files)
+
+
 def test_demo_draws_each_of_stanford_dogs_120_breeds_with_a_look_of_its_own():
     assert len(STANFORD_BREEDS) == 120 and sorted(f"{synset}-{breed}" for synset, breed, _ in BREEDS) == sorted(STANFORD_BREEDS)
     assert len({identity(look) for *_, look in BREEDS}) == 120

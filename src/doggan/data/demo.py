@@ -8,7 +8,9 @@ four dogs of its breed on a varied background, some cut by the photo border. Eve
 drawn from a per-photo RNG seeded by (seed, breed, index): the same params give the same bytes.
 """
 
+import contextlib
 import io
+import multiprocessing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -294,19 +296,30 @@ def demo_plan(cfg):
     return [(i % cfg.n_breeds, i // cfg.n_breeds) for i in range(cfg.n_images)]
 
 
-def write_demo(cfg, root, progress=None):
+def _planned_photo(job):
+    cfg, (breed_index, k) = job
+    return breed_index, demo_photo(cfg, breed_index, k)
+
+
+def write_demo(cfg, root, progress=None, workers=1):
     """Write the dataset in Kaggle's layout under `root` (all-dogs/, Annotation/<synset>-<Breed>/);
-    returns {image_id: breed folder name}. progress: optional iterable wrapper (e.g. tqdm)."""
+    returns {image_id: breed folder name}. progress: optional iterable wrapper (e.g. tqdm).
+    workers: processes drawing photos; every photo has its own RNG, so any count writes the same bytes."""
     root = Path(root)
-    plan = demo_plan(cfg)
+    jobs = [(cfg, planned) for planned in demo_plan(cfg)]
     folders = {}
-    for breed_index, k in progress(plan) if progress else plan:
-        image_id, jpeg, xml = demo_photo(cfg, breed_index, k)
-        synset, breed, _ = BREEDS[breed_index]
-        folder = f"{synset}-{breed}"
-        (root / "all-dogs").mkdir(parents=True, exist_ok=True)
-        (root / "all-dogs" / f"{image_id}.jpg").write_bytes(jpeg)
-        (root / "Annotation" / folder).mkdir(parents=True, exist_ok=True)
-        (root / "Annotation" / folder / image_id).write_text(xml)
-        folders[image_id] = folder
+    with contextlib.ExitStack() as stack:
+        if workers > 1 and len(jobs) > 1:
+            pool = stack.enter_context(multiprocessing.get_context("fork").Pool(workers))
+            photos = pool.imap(_planned_photo, jobs, chunksize=max(1, min(64, len(jobs) // (workers * 8))))
+        else:
+            photos = map(_planned_photo, jobs)
+        for breed_index, (image_id, jpeg, xml) in progress(photos, total=len(jobs)) if progress else photos:
+            synset, breed, _ = BREEDS[breed_index]
+            folder = f"{synset}-{breed}"
+            (root / "all-dogs").mkdir(parents=True, exist_ok=True)
+            (root / "all-dogs" / f"{image_id}.jpg").write_bytes(jpeg)
+            (root / "Annotation" / folder).mkdir(parents=True, exist_ok=True)
+            (root / "Annotation" / folder / image_id).write_text(xml)
+            folders[image_id] = folder
     return folders
