@@ -1,4 +1,4 @@
-"""Benchmarks: `python bench/run.py [crop|train|metrics|judge|compare|drivers|serve|scale ...]` prints one table per section.
+"""Benchmarks: `python bench/run.py [crop|train|metrics|judge|compare|drivers|serve|scale|layouts ...]` prints one table per section.
 
 Every ratio compares two ways of doing the same work, measured side by side in this one run on
 the same inputs; absolute times drift with the machine, ratios much less.
@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import dataclasses
 import hashlib
+import os
 import shutil
 import socket
 import subprocess
@@ -17,6 +18,7 @@ import tempfile
 import time
 import tracemalloc
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import httpx2
@@ -523,6 +525,57 @@ def bench_scale(args):
     plt.close(fig)
 
 
+def zip_folder(folder):
+    """folder.zip beside `folder`, its entries named from the folder's own name down, as Kaggle's are."""
+    folder = Path(folder)
+    with zipfile.ZipFile(folder.with_suffix(".zip"), "w") as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(folder.parent).as_posix())
+    return folder.with_suffix(".zip")
+
+
+def bench_layouts(args):
+    """Kaggle's layout (all-dogs/ + Annotation/, as folders and as zips) and Stanford's (Images/<synset>-<breed>/,
+    folder and zip) of one demo set of --layouts-photos photos: parse and crop each, and compare the crops
+    and their labels byte for byte. --layouts-demo reuses a demo set already drawn (all-dogs/ + Annotation/)."""
+    Path("data/bench").mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="layouts-", dir="data/bench") as tmp:
+        tmp = Path(tmp)
+        if args.layouts_demo:  # hard links: the set is only read
+            for name in ("Annotation", "all-dogs"):
+                shutil.copytree(Path(args.layouts_demo) / name, tmp / name, copy_function=os.link)
+        else:
+            demo = load_section(DemoConfig, read_params(args.params), "demo")
+            write_demo(dataclasses.replace(demo, n_images=args.layouts_photos, n_breeds=args.scale_breeds), tmp,
+                       workers=thread_budget())
+        for xml in (tmp / "Annotation").glob("*/*"):  # Stanford: Images/n02085620-Chihuahua/n02085620_7.jpg
+            (tmp / "Images" / xml.parent.name).mkdir(parents=True, exist_ok=True)
+            os.link(tmp / "all-dogs" / f"{xml.name}.jpg", tmp / "Images" / xml.parent.name / f"{xml.name}.jpg")
+        layouts = {"Kaggle, folders": (tmp / "Annotation", tmp / "all-dogs"),
+                   "Kaggle, zips": (zip_folder(tmp / "Annotation"), zip_folder(tmp / "all-dogs")),
+                   "Stanford, folders": (tmp / "Annotation", tmp / "Images"),
+                   "Stanford, zips": (tmp / "Annotation.zip", zip_folder(tmp / "Images"))}
+        cfg = load_section(CropConfig, read_params(args.params), "crop")
+        cfg = dataclasses.replace(cfg, workers=min(cfg.workers or thread_budget(), thread_budget()))
+        rows, first = [], None
+        for name, (annotations, images) in layouts.items():
+            parse_seconds, (boxes, _) = timed(lambda: parse_annotations(annotations, images))
+            crop_seconds, (crops, kept, _) = timed(lambda: crop_all(boxes, images, cfg))
+            labels = [(r["image_id"], r["object"], r["label"], r["breed"]) for r in kept]
+            digest = hashlib.sha256(crops.tobytes() + repr(labels).encode()).hexdigest()
+            first = first or digest
+            photos = len({r["image_id"] for r in kept})
+            rows.append((name, f"{annotations.name}, {images.name}", f"{photos:,}", f"{len(crops):,}",
+                         f"{parse_seconds:.1f}", f"{crop_seconds:.1f}", digest[:16], "yes" if digest == first else "NO"))
+            print(f"layouts: {name}: {len(crops):,} crops, {digest[:16]}", flush=True)
+    same = all(row[-1] == "yes" for row in rows)
+    table(f"layouts: one demo set in each layout, parsed and cropped ({cfg.workers} crop workers); "
+          f"identical crops and labels: {'yes' if same else 'NO'}",
+          ["layout", "read from", "photos", "crops", "parse s", "crop s", "sha256 of crops and labels", "same as the first"],
+          rows)
+
+
 def bench_metrics(args):
     """Feature extraction, FID and the memorization distance at Kaggle's scale."""
     from pytorch_fid.fid_score import calculate_frechet_distance
@@ -666,7 +719,8 @@ def bench_serve(args):
 
 
 SECTIONS = {"crop": bench_crop, "train": bench_train, "metrics": bench_metrics, "judge": bench_judge, "compare": bench_compare,
-            "drivers": bench_drivers, "serve": bench_serve, "scale": bench_scale}
+            "drivers": bench_drivers, "serve": bench_serve, "scale": bench_scale,
+            "layouts": bench_layouts}
 
 
 def main():
@@ -686,6 +740,8 @@ def main():
                         help="judge: the plain DCGAN's training steps at batch 32 (1,400: 10 minutes on 2 cores)")
     parser.add_argument("--scale-photos", type=int, nargs="*", default=[600, 5000, REAL_PHOTOS], help="scale: demo sizes")
     parser.add_argument("--scale-breeds", type=int, default=120, help="scale: breeds of every demo set")
+    parser.add_argument("--layouts-photos", type=int, default=REAL_PHOTOS, help="layouts: demo photos (of --scale-breeds breeds)")
+    parser.add_argument("--layouts-demo", help="layouts: a demo set already drawn (its folder of all-dogs/ and Annotation/)")
     parser.add_argument("--serve-variants", nargs="*", default=["dcgan", "biggan"], help="serve: the variants to load-test")
     parser.add_argument("--serve-seconds", type=float, default=5.0, help="serve: seconds of load per row")
     args = parser.parse_args()

@@ -1,6 +1,7 @@
 """A copy of the pipeline in a folder of its own, for runs that must not touch the project's
 data, models or reports (the drivers bench, the quality run)."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -44,5 +45,9 @@ def copy_pipeline(dest, params=None):
 
 
 def tool(name):
-    """A command of this venv (dvc, snakemake), whatever PATH says."""
-    return str(Path(sys.executable).parent / name)
+    """A command of this venv (dvc, snakemake), whatever PATH says; the stages it runs call `python`,
+    so this venv goes first on PATH too (as `make` puts it)."""
+    venv = str(Path(sys.executable).parent)
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != venv:
+        os.environ["PATH"] = venv + os.pathsep + os.environ.get("PATH", "")
+    return str(Path(venv) / name)

@@ -6,6 +6,7 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from conftest import PARAMS, section_config
 from doggan.config import lookup
@@ -43,6 +44,21 @@ def test_rotnet_turns_each_image_by_its_own_quarter_turns():
     x = torch.arange(2 * 3 * 4 * 4, dtype=torch.float32).reshape(2, 3, 4, 4)
     out = turned(x, torch.tensor([1, 3]))
     assert torch.equal(out[0], torch.rot90(x[0], 1, dims=(1, 2))) and torch.equal(out[1], torch.rot90(x[1], 3, dims=(1, 2)))
+
+
+def test_featnet_runs_its_epochs_up_to_max_steps_and_a_cap_above_them_changes_nothing():
+    images = torch.randint(0, 256, (20, 3, 64, 64), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    cfg = section_config(FeatnetConfig, "featnet", epochs=3, batch_size=4, val_fraction=0.0, width=4, features=8)
+    steps = []
+    hook = register_optimizer_step_post_hook(lambda *_: steps.append(1))
+    try:
+        runs = {cap: train_featnet(images, dataclasses.replace(cfg, max_steps=cap)) for cap in (7, 15, 100)}
+    finally:
+        hook.remove()
+    assert len(steps) == 7 + 15 + 15 and [m["steps"] for _, m in runs.values()] == [7, 15, 15]
+    weights = {cap: net.state_dict() for cap, (net, _) in runs.items()}
+    assert all(torch.equal(weights[15][k], weights[100][k]) for k in weights[15])
+    assert not all(torch.equal(weights[7][k], weights[15][k]) for k in weights[7])
 
 
 def test_rotnet_features_are_its_parts_at_unit_total_variance():

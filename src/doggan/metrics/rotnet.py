@@ -37,6 +37,7 @@ class FeatnetConfig:
     width: int          = option("channels of the first block (doubles per block)", low=4)
     features: int       = option("width of the orientation head's penultimate layer", low=8)
     epochs: int         = option("training epochs", low=1)
+    max_steps: int      = option("at most this many steps, whatever the epochs: its cost stops growing with the data", low=1)
     batch_size: int     = option("images per step", low=1)
     lr: float           = option("Adam learning rate", low=0.0, low_open=True)
     val_fraction: float = option("held-out share of crops for validation accuracy", low=0.0, high=0.9)
@@ -113,21 +114,23 @@ def train_featnet(images, cfg, labels=None, n_classes=None, device="cpu"):
     opt = torch.optim.Adam(model.parameters(), cfg.lr)
     rng = torch.Generator().manual_seed(cfg.seed)
     steps_per_epoch = max(1, len(train_idx) // cfg.batch_size)
-    bar = tqdm(total=cfg.epochs * steps_per_epoch, desc="featnet", unit="step")
-    for epoch in range(cfg.epochs):
-        model.train()
-        order = train_idx[epoch_order(len(train_idx), cfg.seed, epoch).numpy()]
-        for s in range(steps_per_epoch):
-            idx = order[s * cfg.batch_size : (s + 1) * cfg.batch_size]
-            x = to_float(images[idx])
-            x = torch.where(torch.rand(len(x), 1, 1, 1, generator=rng) < 0.5, x.flip(3), x)
-            inputs, targets = batch_task(x, None if labels is None else labels[idx], rng)
-            loss = nn.functional.cross_entropy(model(inputs.to(device)), targets.to(device))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            bar.update()
-            bar.set_postfix(loss=f"{loss.item():.3f}")
+    steps = min(cfg.epochs * steps_per_epoch, cfg.max_steps)
+    bar = tqdm(total=steps, desc="featnet", unit="step")
+    model.train()
+    for step in range(steps):
+        epoch, s = divmod(step, steps_per_epoch)
+        if s == 0:
+            order = train_idx[epoch_order(len(train_idx), cfg.seed, epoch).numpy()]
+        idx = order[s * cfg.batch_size : (s + 1) * cfg.batch_size]
+        x = to_float(images[idx])
+        x = torch.where(torch.rand(len(x), 1, 1, 1, generator=rng) < 0.5, x.flip(3), x)
+        inputs, targets = batch_task(x, None if labels is None else labels[idx], rng)
+        loss = nn.functional.cross_entropy(model(inputs.to(device)), targets.to(device))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        bar.update()
+        bar.set_postfix(loss=f"{loss.item():.3f}")
     bar.close()
     model.eval()
     fit_part_scales(model, images[train_idx], device)
@@ -136,7 +139,7 @@ def train_featnet(images, cfg, labels=None, n_classes=None, device="cpu"):
         return accuracy(model, images[idx], None if labels is None else labels[idx], device)
 
     metrics = {"task": "orientation" if labels is None else "breed", "train_accuracy": score(train_idx),
-               "n_train": len(train_idx), "n_val": len(val_idx)}
+               "n_train": len(train_idx), "n_val": len(val_idx), "steps": steps}
     if len(val_idx):
         metrics["val_accuracy"] = score(val_idx)
     return model, metrics
