@@ -243,6 +243,21 @@ def test_autoencoder_samples_from_the_gaussian_of_its_training_codes(tmp_path):
     assert np.allclose((factor @ factor.T).numpy(), np.cov(codes.T), atol=1e-4)
 
 
+def test_autoencoder_fits_its_sampler_on_at_most_sampler_fit_images_spread_over_the_crops(monkeypatch):
+    model = tiny_model("autoencoder")
+    images, _ = data(30)
+    encoded = []
+    model.encoder.register_forward_hook(lambda module, inputs, output: encoded.append(inputs[0].clone()))
+    monkeypatch.setattr(autoencoder, "SAMPLER_FIT_IMAGES", 10)
+    model.prepare_sampler(images, "cpu")
+    seen = torch.cat(encoded)
+    assert len(seen) == 10
+    assert torch.equal(seen[0], images[0].float() / 127.5 - 1) and torch.equal(seen[-1], images[-1].float() / 127.5 - 1)
+    encoded.clear()
+    model.prepare_sampler(images[:10], "cpu")
+    assert len(torch.cat(encoded)) == 10
+
+
 def test_diffaugment_ops():
     torch.manual_seed(0)
     x = torch.rand(16, 3, 8, 8) + 1  # strictly positive, so zeros can only come from the ops

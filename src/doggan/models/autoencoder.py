@@ -13,6 +13,11 @@ from doggan.data.dataset import to_float
 from doggan.errors import ParamError
 from doggan.models.base import GANModel, TrainConfig
 
+# The sampler's Gaussian is fitted on at most this many crops, evenly spaced over them (every
+# breed): 16 per code dimension at nz 512. Encoding all of Kaggle's 22,125 at every cheap FID
+# took three quarters of the training stage's time.
+SAMPLER_FIT_IMAGES = 8192
+
 
 @dataclass(frozen=True)
 class Config(TrainConfig):
@@ -84,6 +89,8 @@ class Model(GANModel):
 
     @torch.no_grad()
     def prepare_sampler(self, images, device):
+        if len(images) > SAMPLER_FIT_IMAGES:
+            images = images[torch.linspace(0, len(images) - 1, SAMPLER_FIT_IMAGES).round().long()]
         self.encoder.eval()
         codes = torch.cat([self.encoder(to_float(images[i : i + 256]).to(device)).flatten(1).float().cpu()
                            for i in range(0, len(images), 256)])
