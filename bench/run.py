@@ -572,7 +572,7 @@ def bench_layouts(args):
     same = all(row[-1] == "yes" for row in rows)
     table(f"layouts: one demo set in each layout, parsed and cropped ({cfg.workers} crop workers); "
           f"identical crops and labels: {'yes' if same else 'NO'}",
-          ["layout", "read from", "photos", "crops", "parse s", "crop s", "sha256 of crops and labels", "same as the first"],
+          ["layout", "read from", "photos cropped", "crops", "parse s", "crop s", "sha256 of crops and labels", "same as the first"],
           rows)
 
 
