@@ -96,6 +96,25 @@ def plot_curves(curves, out, budget):
     plt.close(fig)
 
 
+def other_seeds(root, best, seeds, budget):
+    """{seed: scores of `best`} for each of `seeds`: the whole pipeline with that variant alone, in
+    <root>-seed<N>/ (featnet has a seed of its own: the same network as the first run's)."""
+    out = {}
+    for seed in seeds:
+        other = copy_pipeline(f"{root}-seed{seed}", {"seed": seed, "model": {"budget": budget}})
+        settings = yaml.safe_load((other / "params.yaml").read_text())
+        settings["variants"] = {best: settings["variants"][best]}
+        (other / "params.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
+        repro(other)
+        out[seed] = read_json(other / "reports" / "metrics" / f"{best}.json")
+    return out
+
+
+def write_seeds(best, seeds):
+    rows = [{"seed": s, **{k: f"{r[k]:.3g}" for k in KEYS}} for s, r in sorted(seeds.items())]
+    write_text(DOCS / "seeds.md", f"{best}, the best GAN, over seeds:\n\n" + pd.DataFrame(rows).to_markdown(index=False) + "\n")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget", type=float, default=8.0, help="model.budget of the run (the demo's is 1)")
@@ -120,14 +139,7 @@ def main():
     samples, plain_curve = plain_dcgan(root, list(minutes.values()), args.seeds[0], params["generate"]["n_images"], cheap_fid)
     plain = {m: score_images(images_, reference, net, cfg) for m, images_ in samples.items()}
 
-    seeds = {args.seeds[0]: scores[best]}
-    for seed in args.seeds[1:]:
-        other = copy_pipeline(f"{args.root}-seed{seed}", {"seed": seed, "model": {"budget": args.budget}})
-        settings = yaml.safe_load((other / "params.yaml").read_text())
-        settings["variants"] = {best: settings["variants"][best]}
-        (other / "params.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
-        repro(other)
-        seeds[seed] = read_json(other / "reports" / "metrics" / f"{best}.json")
+    seeds = {args.seeds[0]: scores[best], **other_seeds(args.root, best, args.seeds[1:], args.budget)}
 
     shutil.rmtree(DOCS, ignore_errors=True)
     DOCS.mkdir(parents=True)
@@ -145,9 +157,8 @@ def main():
         rows.append({"variant": v, "steps": train["steps"], "images shown": f"{train['steps'] * train['batch_size']:,}",
                      "minutes": f"{minutes[v]:.1f}", **{k: f"{scores[v][k]:.3g}" for k in KEYS},
                      "plain DCGAN's FID at the same minutes": f"{plain[minutes[v]]['fid']:.3g}"})
-    seed_rows = [{"seed": s, **{k: f"{r[k]:.3g}" for k in KEYS}} for s, r in seeds.items()]
     write_text(DOCS / "table.md", pd.DataFrame(rows).to_markdown(index=False) + "\n")
-    write_text(DOCS / "seeds.md", f"{best}, the best GAN, over seeds:\n\n" + pd.DataFrame(seed_rows).to_markdown(index=False) + "\n")
+    write_seeds(best, seeds)
     print((DOCS / "table.md").read_text() + "\n" + (DOCS / "seeds.md").read_text())
 
 
