@@ -16,6 +16,7 @@ from PIL import Image
 from doggan.config import option
 from doggan.data.sources import PHOTO_MAX_BYTES, Reader, photo_entries
 from doggan.errors import DataError
+from doggan.parallel import ordered_map
 
 FILTERS = {"lanczos": Image.Resampling.LANCZOS, "bicubic": Image.Resampling.BICUBIC,
            "bilinear": Image.Resampling.BILINEAR, "box": Image.Resampling.BOX}
@@ -153,14 +154,8 @@ def crop_all(rows, images_source, cfg, strict=False, progress=None):
     groups = [(photos[k], list(g)) for k, g in groupby(usable, key=lambda r: r["image_id"])]
     jobs = [(entry, [(r["xmin"], r["ymin"], r["xmax"], r["ymax"]) for r in g], cfg) for entry, g in groups]
     workers = cfg.workers or multiprocessing.cpu_count()
-    if workers > 1 and len(jobs) > 1:
-        ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(workers, initializer=_init_worker, initargs=(images_source,)) as pool:
-            results = pool.imap(_crop_job, jobs, chunksize=max(1, min(64, len(jobs) // (workers * 8))))
-            results = list(progress(results, total=len(jobs)) if progress else results)
-    else:
-        _init_worker(images_source)
-        results = [_crop_job(j) for j in (progress(jobs, total=len(jobs)) if progress else jobs)]
+    results = ordered_map(_crop_job, jobs, workers, _init_worker, (images_source,))
+    results = list(progress(results, total=len(jobs)) if progress else results)
     chunks, kept = [], []
     for (entry, group), (crops, error) in zip(groups, results):
         if error is not None:

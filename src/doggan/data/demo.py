@@ -8,9 +8,7 @@ four dogs of its breed on a varied background, some cut by the photo border. Eve
 drawn from a per-photo RNG seeded by (seed, breed, index): the same params give the same bytes.
 """
 
-import contextlib
 import io
-import multiprocessing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from doggan.config import option
+from doggan.parallel import ordered_map
 
 # The 120 breeds of Stanford Dogs, as its annotation folders name them
 STANFORD_BREEDS = [
@@ -308,18 +307,13 @@ def write_demo(cfg, root, progress=None, workers=1):
     root = Path(root)
     jobs = [(cfg, planned) for planned in demo_plan(cfg)]
     folders = {}
-    with contextlib.ExitStack() as stack:
-        if workers > 1 and len(jobs) > 1:
-            pool = stack.enter_context(multiprocessing.get_context("fork").Pool(workers))
-            photos = pool.imap(_planned_photo, jobs, chunksize=max(1, min(64, len(jobs) // (workers * 8))))
-        else:
-            photos = map(_planned_photo, jobs)
-        for breed_index, (image_id, jpeg, xml) in progress(photos, total=len(jobs)) if progress else photos:
-            synset, breed, _ = BREEDS[breed_index]
-            folder = f"{synset}-{breed}"
-            (root / "all-dogs").mkdir(parents=True, exist_ok=True)
-            (root / "all-dogs" / f"{image_id}.jpg").write_bytes(jpeg)
-            (root / "Annotation" / folder).mkdir(parents=True, exist_ok=True)
-            (root / "Annotation" / folder / image_id).write_text(xml)
-            folders[image_id] = folder
+    photos = ordered_map(_planned_photo, jobs, workers)
+    for breed_index, (image_id, jpeg, xml) in progress(photos, total=len(jobs)) if progress else photos:
+        synset, breed, _ = BREEDS[breed_index]
+        folder = f"{synset}-{breed}"
+        (root / "all-dogs").mkdir(parents=True, exist_ok=True)
+        (root / "all-dogs" / f"{image_id}.jpg").write_bytes(jpeg)
+        (root / "Annotation" / folder).mkdir(parents=True, exist_ok=True)
+        (root / "Annotation" / folder / image_id).write_text(xml)
+        folders[image_id] = folder
     return folders
