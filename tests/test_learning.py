@@ -27,9 +27,10 @@ SETUPS = {
     "dcgan": (dict(ngf=8, ndf=8, nz=16, steps=150, lr=1e-3, lr_schedule="constant", spectral_norm=True,
                    d_batchnorm=False), 5),
     # cdcgan without mode seeking: it spreads each class wider than this data's narrow brightness
-    # range (at the demo's 0.25, 12% of samples took another class's hue; test_variants tests it)
+    # range (at the demo's 0.25, 12% of samples took another class's hue; test_variants tests it);
+    # without DiffAugment, as biggan: its colour jitter hides the hues D must teach in 200 steps
     "cdcgan": (dict(ngf=8, ndf=8, nz=16, embed=8, steps=200, lr=1e-3, lr_schedule="constant", d_dropout=0.3,
-                    mode_seeking=0.0), 2.5),
+                    mode_seeking=0.0, augment=""), 2.5),
     # fade as calibrated: with the demo's 0.1 (10 steps here) the tiny G at lr 2e-3, no EMA, draws no
     # sample in its class's hue; with 0.2 its colour distance moves 0.83 -> 0.80, short of the 1.2x.
     # The class hues, right at 32 px, break when the 64-px fade ends and come back 200-250 steps

@@ -1,16 +1,19 @@
 """Each variant's tricks act as described, checked against independent computations."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
+from doggan.errors import ParamError
 from doggan.generate import latents
 from doggan.models import autoencoder, biggan, progan
 from doggan.models.layers import SelfAttention, breedwise_stddev, upsample2x
 from doggan.training.augment import color, cutout, diff_augment, translation
 from doggan.training.loop import train
-from doggan.training.losses import mode_seeking_loss
+from doggan.training.losses import mode_seeking_loss, r1_penalty
 
 from test_training import data, tiny_model
 
@@ -105,6 +108,25 @@ def test_progan_training_really_blends_during_the_fade(tmp_path):
         out[alpha] = torch.atanh(G.synthesize(z, y).double().clamp(-0.999999, 0.999999))
     assert torch.allclose(out[0.5], (out[0.0] + out[1.0]) / 2, atol=1e-4)
     assert not torch.allclose(out[0.0], out[1.0], atol=1e-3)
+
+
+def test_r1_penalty_is_the_mean_squared_gradient_norm_at_reals():
+    x = torch.randn(5, 3, 4, 4, requires_grad=True)
+    logits = 0.5 * x.pow(2).flatten(1).sum(1)  # gradient: x itself
+    assert r1_penalty(logits, x).item() == pytest.approx(x.detach().pow(2).flatten(1).sum(1).mean().item(), rel=1e-6)
+
+
+def test_progan_adds_r1_to_ds_loss():
+    images, labels = data(4)
+    real = images.float() / 127.5 - 1
+    loss_d = {}
+    for r1 in (0.0, 2.0):
+        model = tiny_model("progan", r1=r1, drift=0.0)
+        D = copy.deepcopy(model.discriminator)
+        torch.manual_seed(1)
+        loss_d[r1] = model.train_step(real.clone(), labels, 1.0)["loss_d"]  # at 64 px: D sees `real` as it is
+    x = real.clone().requires_grad_(True)
+    assert loss_d[2.0] - loss_d[0.0] == pytest.approx(2.0 * r1_penalty(D(x, labels), x).item(), rel=1e-4)
 
 
 def test_progan_building_blocks():
@@ -272,16 +294,27 @@ def test_diffaugment_ops():
     assert torch.equal(diff_augment(x, ""), x)
 
 
-def test_biggan_augments_real_and_fake_for_d_and_conditions_every_block():
-    model = tiny_model("biggan")
+@pytest.mark.parametrize("variant", ["biggan", "cdcgan"])
+def test_d_sees_real_and_fake_through_diffaugment(variant):
     images, labels = data(4)
     real = images.float() / 127.5 - 1
-    seen = capture_inputs(model.discriminator)
-    torch.manual_seed(1)
-    model.train_step(real, labels, 0.5)
-    (reals, fakes), fakes_for_g = seen[0].split(len(real)), seen[1]  # D's step sees both in one pass
-    assert not torch.equal(reals, real)  # D saw augmented reals ...
-    assert all((x == 0).all(1).any() for x in (reals, fakes, fakes_for_g))  # ... and fakes, with cutout holes
+    for policy in ("", "cutout"):
+        model = tiny_model(variant, augment=policy)
+        seen = capture_inputs(model.discriminator)
+        model.train_step(real, labels, 0.0)
+        assert torch.equal(seen[0][: len(real)], real) != bool(policy)  # biggan's D sees real and fake in one pass
+    holes = torch.cat(seen).eq(0).all(1).flatten(1).any(1)  # an image with a pixel zero in every channel
+    assert holes.all()  # cutout's, in every real and fake D saw
+
+
+def test_diffaugment_policy_is_checked():
+    for variant in ("biggan", "cdcgan"):
+        with pytest.raises(ParamError, match="augment: unknown policy zoom"):
+            tiny_model(variant, augment="color,zoom")
+
+
+def test_biggan_conditions_every_block():
+    model = tiny_model("biggan")
     G = model.generator.eval()
     z, y = torch.randn(1, 20), torch.tensor([0])
     base = G(z, y)
