@@ -23,14 +23,18 @@ if PROFILE == "slurm" and shutil.which("sbatch") is None:
 VARIANTS = list(config["variants"])
 IMAGES, ANNOTATIONS = config["data"]["images"], config["data"]["annotations"]
 REFERENCE = f"data/interim/reference_{config['metric']['network']}.npz"
-# Torch steps take 2 cores each (Snakemake exports OMP_NUM_THREADS={threads} to every job and
-# doggan.cli.set_threads follows it), so `--cores 4` trains two variants side by side; on a bigger
-# machine raise it with `--set-threads train=8`. Where --cores is more than the CPUs this machine
-# lets us use, each torch job claims a proportionally larger share of --cores, so that no more
-# torch jobs run at once than the CPUs hold (each still runs on at most those CPUs: cli.thread_budget).
-# Two 2-thread jobs on 2 CPUs took 2.4x as long as one after the other. Under SLURM every job
-# gets its own CPUs: 2 each.
-TORCH_THREADS = 2 if PROFILE == "slurm" else max(2, math.ceil(2 * workflow.cores / usable_cpus()))
+# Torch steps compute with params.yaml's `threads` (the count shapes the bytes: doggan.device), so
+# they claim that many of --cores: at the default 2, `--cores 4` trains two variants side by side.
+# Where --cores is more than the CPUs this machine lets us use, each torch job claims a
+# proportionally larger share of --cores, so that no more torch jobs run at once than the CPUs
+# hold: two 2-thread jobs on 2 CPUs took 2.4x as long as one after the other. Under SLURM every
+# job gets its own CPUs: `threads` each.
+THREADS = config["threads"]
+TORCH_THREADS = THREADS if PROFILE == "slurm" else max(THREADS, math.ceil(THREADS * workflow.cores / usable_cpus()))
+# Torch steps use a GPU where torch sees one (params.yaml `device: auto`): each declares `gpu=1`, so
+# `--resources gpu=N` runs at most N of them at once, and each takes a GPU no other doggan job
+# holds (doggan.device.pick_device). Without --resources, Snakemake does not count GPUs.
+GPU = {"gpu": 1}
 
 
 def params_file():
@@ -121,16 +125,18 @@ rule crop:
 rule featnet:
     input: SOURCES("featnet"), crops=rules.crop.output.crops, table=rules.crop.output.table
     output: net="models/featnet.pt", metrics="reports/featnet.json"
-    params: settings=P("featnet"), file=PARAMS
+    params: settings=P("threads", "device", "featnet"), file=PARAMS
     threads: TORCH_THREADS
+    resources: **GPU
     shell: "python steps/featnet.py --params {params.file} --crops {input.crops} --table {input.table} --out {output.net} --metrics {output.metrics}"
 
 
 rule reference:
     input: SOURCES("reference"), crops=rules.crop.output.crops, table=rules.crop.output.table, featnet=rules.featnet.output.net
     output: reference=REFERENCE, yardsticks="reports/yardsticks.json"
-    params: settings=P("metric", "generate.n_images"), file=PARAMS
+    params: settings=P("threads", "device", "metric", "generate.n_images"), file=PARAMS
     threads: TORCH_THREADS
+    resources: **GPU
     shell: "python steps/reference.py --params {params.file} --crops {input.crops} --table {input.table} --featnet {input.featnet} --out {output.reference} --yardsticks {output.yardsticks}"
 
 
@@ -141,8 +147,9 @@ rule train:
     output:
         generator="models/{variant}/generator.pt", metrics="reports/train/{variant}/metrics.json",
         resolved="reports/train/{variant}/params.yaml", plots=directory("reports/train/{variant}/plots"),
-    params: settings=lambda w: P("seed", "model", f"variants.{w.variant}"), file=PARAMS, live="reports/train/{variant}"
+    params: settings=lambda w: P("threads", "device", "seed", "model", f"variants.{w.variant}"), file=PARAMS, live="reports/train/{variant}"
     threads: TORCH_THREADS
+    resources: **GPU
     shell: "python steps/train.py --params {params.file} --variant {wildcards.variant} --crops {input.crops} --table {input.table} --featnet {input.featnet} --out {output.generator} --live {params.live}"
 
 
@@ -151,8 +158,9 @@ rule generate:
     output:
         submission="submissions/{variant}/images.zip", figure="reports/figures/{variant}_samples.png",
         breed_figure="reports/figures/{variant}_breeds.png", record="reports/generate/{variant}.json",
-    params: settings=P("generate"), file=PARAMS
+    params: settings=P("threads", "device", "generate"), file=PARAMS
     threads: TORCH_THREADS
+    resources: **GPU
     shell: "python steps/generate.py --params {params.file} --generator {input.generator} --out {output.submission} --figure {output.figure} --breed-figure {output.breed_figure} --record {output.record}"
 
 
@@ -160,6 +168,7 @@ rule score:
     input:
         SOURCES("score"), submission=rules.generate.output.submission, reference=REFERENCE, featnet=rules.featnet.output.net,
     output: "reports/metrics/{variant}.json"
-    params: settings=P("metric", "generate.n_images"), file=PARAMS
+    params: settings=P("threads", "device", "metric", "generate.n_images"), file=PARAMS
     threads: TORCH_THREADS
+    resources: **GPU
     shell: "python steps/score.py --params {params.file} --submission {input.submission} --reference {input.reference} --featnet {input.featnet} --out {output}"

@@ -3,9 +3,10 @@
 import argparse
 import time
 
-from doggan.cli import record_timing, run, set_threads
+from doggan.cli import record_timing, run
 from doggan.config import load_section, read_params
 from doggan.data.dataset import load_crops
+from doggan.device import torch_setup
 from doggan.io import write_json
 from doggan.metrics.rotnet import FeatnetConfig, save_featnet, train_featnet
 
@@ -19,10 +20,11 @@ def main():
     parser.add_argument("--metrics", required=True, help="json with its accuracy at telling the turn")
     args = parser.parse_args()
     started = time.perf_counter()
-    cfg = load_section(FeatnetConfig, read_params(args.params), "featnet")
-    set_threads()
+    params = read_params(args.params)
+    cfg = load_section(FeatnetConfig, params, "featnet")
+    device = torch_setup(params)
     images, _, _ = load_crops(args.crops, args.table)
-    model, metrics = train_featnet(images, cfg)
+    model, metrics = train_featnet(images, cfg, device=device)
     save_featnet(model, args.out)
     write_json(args.metrics, metrics)
     record_timing("featnet", started)

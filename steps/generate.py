@@ -7,8 +7,9 @@ from dataclasses import asdict
 import numpy as np
 from tqdm import tqdm
 
-from doggan.cli import record_timing, run, set_threads
+from doggan.cli import record_timing, run
 from doggan.config import load_section, read_params
+from doggan.device import torch_setup
 from doggan.generate import GenerateConfig, breeds_in_figure, class_labels, load_generator, sample, write_submission
 from doggan.io import save_grid, write_json
 
@@ -23,20 +24,22 @@ def main():
     parser.add_argument("--record", required=True, help="json: how the submission was made, and how long it took")
     args = parser.parse_args()
     started = time.perf_counter()
-    cfg = load_section(GenerateConfig, read_params(args.params), "generate")
-    set_threads()
-    generator, payload = load_generator(args.generator)
+    params = read_params(args.params)
+    cfg = load_section(GenerateConfig, params, "generate")
+    device = torch_setup(params)
+    generator, payload = load_generator(args.generator, device)
     labels = class_labels(cfg.n_images, payload["class_counts"], cfg.class_sampling, cfg.seed)
     chunks = []
     for start in tqdm(range(0, cfg.n_images, cfg.batch_size), desc="generate", unit="batch"):
         chunk = labels[start : start + cfg.batch_size]
-        chunks.append(sample(generator, payload, chunk, cfg.truncation, cfg.seed + start, cfg.batch_size))
+        chunks.append(sample(generator, payload, chunk, cfg.truncation, cfg.seed + start, cfg.batch_size, device))
     images = np.concatenate(chunks)
     write_submission(args.out, images)
     save_grid(args.figure, images[:64])
     # one row per breed shown; an unconditional variant ignores the label, so its rows are just more samples
     shown = breeds_in_figure(len(payload["breeds"]))
-    save_grid(args.breed_figure, sample(generator, payload, np.repeat(shown, 8), cfg.truncation, cfg.seed + 1), columns=8)
+    save_grid(args.breed_figure, sample(generator, payload, np.repeat(shown, 8), cfg.truncation, cfg.seed + 1,
+                                             device=device), columns=8)
     write_json(args.record, {**asdict(cfg), "breeds_in_figure": [payload["breeds"][i] for i in shown],
                              "breeds": len(payload["breeds"])})
     record_timing(f"generate@{payload['variant']}", started)

@@ -5,8 +5,9 @@ import argparse
 import time
 from pathlib import Path
 
-from doggan.cli import record_timing, run, set_threads
+from doggan.cli import record_timing, run
 from doggan.config import load_section, lookup, read_params
+from doggan.device import torch_setup
 from doggan.io import write_json
 from doggan.metrics.features import MetricConfig, feature_network
 from doggan.score import load_reference, read_submission, score_images
@@ -23,10 +24,10 @@ def main():
     started = time.perf_counter()
     params = read_params(args.params)
     cfg = load_section(MetricConfig, params, "metric")
-    set_threads()
+    device = torch_setup(params)
     images = read_submission(args.submission, expected=lookup(params, "generate.n_images"))
     reference = load_reference(args.reference)
-    result = score_images(images, reference, feature_network(cfg, args.featnet), cfg)
+    result = score_images(images, reference, feature_network(cfg, args.featnet, device), cfg, device=device)
     write_json(args.out, result)
     record_timing(f"score@{Path(args.out).stem}", started)  # reports/metrics/<variant>.json
     print(f"score: FID {result['fid']:.2f}, KID {result['kid']:.4f}, MiFID {result['mifid']:.2f} (d {result['distance']:.4f}, "

@@ -12,11 +12,14 @@ import numpy as np
 import torch
 from dvclive import Live
 
-from doggan.cli import record_timing, run, set_threads
+import doggan
+from doggan.cli import record_timing, run
 from doggan.config import load_merged, lookup, read_params
 from doggan.data.dataset import load_crops
+from doggan.device import describe, torch_setup
 from doggan.errors import ParamError
 from doggan.generate import save_generator
+from doggan.imports import closure, variant_file
 from doggan.metrics.features import RotNetFeatures
 from doggan.metrics.rotnet import load_featnet
 from doggan.models import variant_module
@@ -24,9 +27,17 @@ from doggan.training.loop import checkpoint_step, train
 from doggan.training.monitor import CheapFID
 
 
-def fingerprint(variant, cfg, seed, crops_path):
-    digest = hashlib.sha256(Path(crops_path).read_bytes()).hexdigest()
-    return hashlib.sha256(json.dumps([variant, asdict(cfg), seed, digest], sort_keys=True).encode()).hexdigest()
+def fingerprint(variant, cfg, seed, data_files, device):
+    """Everything that decides the run's bytes: the variant's resolved params, the seed, the crops and
+    their labels, the source of every module the run imports, the device and the thread count
+    (doggan.device.describe). A checkpoint resumes only under the same, so an edit of the code or the
+    labels after a kill starts the run over instead of finishing a generator of two versions."""
+    src = Path(doggan.__file__).parents[1]
+    code = [Path(__file__), Path(variant_file(variant, src)), *map(Path, closure(__file__, variant_file(variant, src), src=src))]
+    digest = lambda path: hashlib.sha256(Path(path).read_bytes()).hexdigest()  # noqa: E731
+    sources = {str(path.resolve().relative_to(src.parent.resolve())): digest(path) for path in code}
+    parts = [variant, asdict(cfg), seed, [digest(path) for path in data_files], sources, describe(device)]
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
 def main():
@@ -46,13 +57,12 @@ def main():
     seed = lookup(params, "seed")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ParamError(f"seed: expected a non-negative integer, got {seed!r}")
-    set_threads()
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch_setup(params)
     images, labels, breeds = load_crops(args.crops, args.table)
     torch.manual_seed(seed)
     model = module.Model(cfg, len(breeds))
     checkpoint = Path(args.out).with_name("checkpoint.pt")
-    print_ = fingerprint(args.variant, cfg, seed, args.crops)
+    print_ = fingerprint(args.variant, cfg, seed, [args.crops, args.table], device)
     resumed = checkpoint_step(checkpoint, print_)
     if resumed >= cfg.steps:  # finished, so the stage reran for a param this variant does not read:
         checkpoint.unlink()  # train again (same bytes) rather than leave DVCLive's logs empty

@@ -12,6 +12,7 @@ from doggan.config import option
 from doggan.data.dataset import to_float
 from doggan.errors import ParamError
 from doggan.models.base import GANModel, TrainConfig
+from doggan.training.losses import reconstruction_loss
 
 # The sampler's Gaussian is fitted on at most this many crops, evenly spaced over them (every
 # breed): 16 per code dimension at nz 512. Encoding all of Kaggle's 22,125 at every cheap FID
@@ -82,10 +83,11 @@ class Model(GANModel):
         self.setup_ema()
         params = [*self.encoder.parameters(), *self.generator.parameters()]
         self.optimizers = {"ae": torch.optim.Adam(params, cfg.lr, betas=(cfg.beta1, cfg.beta2))}
-        self.reconstruction = nn.L1Loss() if cfg.loss == "l1" else nn.MSELoss()
 
     def train_step(self, real, labels, progress):
-        return {"loss_rec": self.optimize("ae", self.reconstruction(self.generator.decoder(self.encoder(real)), real))}
+        with self.autocast():
+            loss = reconstruction_loss(self.generator.decoder(self.encoder(real)), real, self.cfg.loss)
+        return {"loss_rec": self.optimize("ae", loss)}
 
     @torch.no_grad()
     def prepare_sampler(self, images, device):

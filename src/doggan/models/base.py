@@ -9,7 +9,9 @@ import dataclasses
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.spectral_norm import SpectralNorm
 
 from doggan.config import option
 
@@ -68,6 +70,7 @@ class GANModel(nn.Module):
         super().__init__()
         self.cfg, self.n_classes = cfg, n_classes
         self.generator_ema = None
+        self.amp_device = None  # the device type train_step autocasts on (set by the loop), None for fp32
 
     def adam_for_g_and_d(self, d_lr=None):
         """The usual pair of optimisers, {"g", "d"}, with the model's betas; D may get its own LR (TTUR)."""
@@ -75,12 +78,20 @@ class GANModel(nn.Module):
         return {"g": torch.optim.Adam(self.generator.parameters(), self.cfg.lr, betas=betas),
                 "d": torch.optim.Adam(self.discriminator.parameters(), d_lr or self.cfg.lr, betas=betas)}
 
+    def autocast(self):
+        """bf16 autocast where the training loop turned AMP on (`amp_device`), for forward passes and
+        losses only. Never around backward() or an optimiser step: autocast caches its casts of the
+        weights for the whole context, so a forward after D's step in the same context would still
+        see D's old weights."""
+        return torch.autocast(self.amp_device or "cpu", dtype=torch.bfloat16, enabled=self.amp_device is not None)
+
     def optimize(self, name, loss):
-        """One update of optimiser `name` on `loss`; returns the loss as a float for logging."""
+        """One update of optimiser `name` on `loss`; returns the loss, detached (the loop reads its
+        value only when it logs: a read is a host sync on a GPU)."""
         self.optimizers[name].zero_grad(set_to_none=True)
         loss.backward()
         self.optimizers[name].step()
-        return loss.item()
+        return loss.detach()
 
     def setup_ema(self):
         if self.cfg.ema > 0:
@@ -94,16 +105,24 @@ class GANModel(nn.Module):
 
     @torch.no_grad()
     def update_ema(self, step):
-        """Average G's weights and its float buffers (BatchNorm statistics, spectral-norm vectors)
-        as BigGAN-PyTorch's utils.ema does: EMA weights with the live G's batch statistics sample
-        worse. Integer buffers (BatchNorm's counter, ProGAN's stage) are copied."""
+        """Average G's weights and its float buffers (BatchNorm statistics) as BigGAN-PyTorch's
+        utils.ema does: EMA weights with the live G's batch statistics sample worse. Integer buffers
+        (BatchNorm's counter) are copied. Spectral norm's vectors are averaged too, then made unit
+        vectors again: in eval mode torch's spectral norm divides by u.W.v as stored, and an average
+        of unit vectors is shorter, so the EMA G's layers would run above spectral norm 1."""
         if self.generator_ema is None:
             return
         decay = self.ema_decay(step)
-        for p_ema, p in zip(self.generator_ema.parameters(), self.generator.parameters()):
-            p_ema.lerp_(p, 1.0 - decay)
-        for b_ema, b in zip(self.generator_ema.buffers(), self.generator.buffers()):
-            b_ema.lerp_(b, 1.0 - decay) if b.is_floating_point() else b_ema.copy_(b)
+        torch._foreach_lerp_(list(self.generator_ema.parameters()), list(self.generator.parameters()), 1.0 - decay)
+        pairs = list(zip(self.generator_ema.buffers(), self.generator.buffers()))
+        floats = [(b_ema, b) for b_ema, b in pairs if b.is_floating_point()]
+        if floats:
+            torch._foreach_lerp_(*map(list, zip(*floats)), 1.0 - decay)
+        for b_ema, b in pairs:
+            if not b.is_floating_point():
+                b_ema.copy_(b)
+        for vector in spectral_norm_vectors(self.generator_ema):
+            vector.copy_(F.normalize(vector, dim=0, eps=1e-12))  # what torch's power iteration normalises with
 
     def sampler_is_final(self):
         """Whether the sampler draws what training aims at; only then may `keep: best` choose it
@@ -151,3 +170,9 @@ class GANModel(nn.Module):
             m.training = mode
         for m, momentum in zip(norms, momenta):
             m.momentum = momentum
+
+
+def spectral_norm_vectors(module):
+    """The u and v vectors of every torch.nn.utils.spectral_norm in `module`."""
+    return [getattr(m, f"{hook.name}_{v}") for m in module.modules() for hook in m._forward_pre_hooks.values()
+            if isinstance(hook, SpectralNorm) for v in "uv"]

@@ -158,10 +158,13 @@ class Model(GANModel):
 
     def train_step(self, real, labels, progress):
         D, n = self.discriminator, real.shape[0]
-        fake, fake_labels = self.fake_batch(n, real.device, grad=False)
-        # real and fake through D in one pass, as BigGAN-PyTorch's G_D (D has no batch statistics)
-        logits = D(self.augment(torch.cat([real, fake])), torch.cat([labels, fake_labels]))
-        loss_d = self.optimize("d", hinge_d_loss(logits[:n], logits[n:]))
-        fake, fake_labels = self.fake_batch(n, real.device, grad=True)
-        loss_g = self.optimize("g", hinge_g_loss(D(self.augment(fake), fake_labels)))
-        return {"loss_d": loss_d, "loss_g": loss_g}
+        with self.autocast():
+            fake, fake_labels = self.fake_batch(n, real.device, grad=False)
+            # real and fake through D in one pass, as BigGAN-PyTorch's G_D (D has no batch statistics)
+            logits = D(self.augment(torch.cat([real, fake])), torch.cat([labels, fake_labels]))
+            loss_d = hinge_d_loss(logits[:n], logits[n:])
+        loss_d = self.optimize("d", loss_d)
+        with self.autocast():
+            fake, fake_labels = self.fake_batch(n, real.device, grad=True)
+            loss_g = hinge_g_loss(D(self.augment(fake), fake_labels))
+        return {"loss_d": loss_d, "loss_g": self.optimize("g", loss_g)}

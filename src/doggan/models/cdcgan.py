@@ -105,11 +105,14 @@ class Model(GANModel):
         G, D, cfg = self.generator, self.discriminator, self.cfg
         z = torch.randn(real.shape[0], cfg.nz, device=real.device)
         fake_labels = mode_seeking_pairs(labels) if cfg.mode_seeking else labels
-        fake = G(z, fake_labels)
         augment = partial(diff_augment, policy=cfg.augment)
-        loss_d = self.optimize("d", bce_d_loss(D(augment(real), labels), D(augment(fake.detach()), fake_labels),
-                                               cfg.real_target, cfg.fake_target))
-        loss_g = bce_g_loss(D(augment(fake), fake_labels))
-        if cfg.mode_seeking:
-            loss_g = loss_g + cfg.mode_seeking * mode_seeking_loss(fake, z)
+        with self.autocast():
+            fake = G(z, fake_labels)
+            loss_d = bce_d_loss(D(augment(real), labels), D(augment(fake.detach()), fake_labels),
+                                cfg.real_target, cfg.fake_target)
+        loss_d = self.optimize("d", loss_d)
+        with self.autocast():
+            loss_g = bce_g_loss(D(augment(fake), fake_labels))
+            if cfg.mode_seeking:
+                loss_g = loss_g + cfg.mode_seeking * mode_seeking_loss(fake, z)
         return {"loss_d": loss_d, "loss_g": self.optimize("g", loss_g)}

@@ -76,8 +76,11 @@ class Model(GANModel):
     def train_step(self, real, labels, progress):
         G, D = self.generator, self.discriminator
         sigma = self.noise_std(progress)
-        fake = G(torch.randn(real.shape[0], self.cfg.nz, device=real.device))
         noisy = lambda x: x + sigma * torch.randn_like(x) if sigma > 0 else x  # noqa: E731
-        loss_d = self.optimize("d", bce_d_loss(D(noisy(real)), D(noisy(fake.detach())), real_target=self.real_target()))
-        loss_g = self.optimize("g", bce_g_loss(D(noisy(fake))))
-        return {"loss_d": loss_d, "loss_g": loss_g, "instance_noise": sigma}
+        with self.autocast():
+            fake = G(torch.randn(real.shape[0], self.cfg.nz, device=real.device))
+            loss_d = bce_d_loss(D(noisy(real)), D(noisy(fake.detach())), real_target=self.real_target())
+        loss_d = self.optimize("d", loss_d)
+        with self.autocast():
+            loss_g = bce_g_loss(D(noisy(fake)))
+        return {"loss_d": loss_d, "loss_g": self.optimize("g", loss_g), "instance_noise": sigma}

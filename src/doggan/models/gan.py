@@ -68,7 +68,10 @@ class Model(GANModel):
 
     def train_step(self, real, labels, progress):
         G, D = self.generator, self.discriminator
-        fake = G(torch.randn(real.shape[0], self.cfg.nz, device=real.device))
-        loss_d = self.optimize("d", bce_d_loss(D(real), D(fake.detach())))
-        loss_g = self.optimize("g", bce_g_loss(D(fake)))
-        return {"loss_d": loss_d, "loss_g": loss_g}
+        with self.autocast():
+            fake = G(torch.randn(real.shape[0], self.cfg.nz, device=real.device))
+            loss_d = bce_d_loss(D(real), D(fake.detach()))
+        loss_d = self.optimize("d", loss_d)
+        with self.autocast():
+            loss_g = bce_g_loss(D(fake))
+        return {"loss_d": loss_d, "loss_g": self.optimize("g", loss_g)}

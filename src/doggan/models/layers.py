@@ -6,6 +6,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import spectral_norm
 
+from doggan.training.precision import float32
+
 # How progan's and biggan's generators pad their 3x3 convolutions. Zero padding marks every block's
 # border, which their few hundred demo steps never unlearnt: samples wore a light frame. Repeating
 # the edge removed the frame but drew streaks from it across the image; mirroring it removes both.
@@ -113,9 +115,9 @@ def minibatch_stddev(x, group=4):
     g = min(group, n)
     while n % g:
         g -= 1
-    y = x.view(g, -1, c, h, w)
-    std = (y.var(0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (n / g,)
-    return torch.cat([x, std.repeat(g)[:, None, None, None].expand(n, 1, h, w)], 1)
+    with float32(x) as (y,):  # a bf16 variance keeps 8 bits: the diversity D reads would be noise
+        std = (y.view(g, -1, c, h, w).var(0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (n / g,)
+    return torch.cat([x, std.to(x.dtype).repeat(g)[:, None, None, None].expand(n, 1, h, w)], 1)
 
 
 def breedwise_stddev(x, labels, n_classes):
@@ -124,15 +126,16 @@ def breedwise_stddev(x, labels, n_classes):
     ignores z gives 0 where real images of a breed differ; across breeds, as minibatch_stddev's
     random groups mix them, its samples still differ and the collapse goes unseen."""
     n, c, h, w = x.shape
-    # one-hot products, not indexing: the backward of indexing scatters with atomic adds on CPU,
-    # so runs were not repeatable
-    onehot = F.one_hot(labels, n_classes).to(x.dtype)  # (n, breeds)
-    counts = onehot.sum(0).clamp(min=1)[:, None]
-    flat = x.flatten(1)
-    mean = (onehot.T @ flat) / counts  # (breeds, c*h*w)
-    var = (onehot.T @ (flat - onehot @ mean).pow(2)) / counts
-    std = onehot @ (var + 1e-8).sqrt().mean(1)  # (n,)
-    return torch.cat([x, std[:, None, None, None].expand(n, 1, h, w)], 1)
+    with float32(x) as (flat,):  # as minibatch_stddev
+        # one-hot products, not indexing: the backward of indexing scatters with atomic adds on CPU,
+        # so runs were not repeatable
+        onehot = F.one_hot(labels, n_classes).to(flat.dtype)  # (n, breeds)
+        counts = onehot.sum(0).clamp(min=1)[:, None]
+        flat = flat.flatten(1)
+        mean = (onehot.T @ flat) / counts  # (breeds, c*h*w)
+        var = (onehot.T @ (flat - onehot @ mean).pow(2)) / counts
+        std = onehot @ (var + 1e-8).sqrt().mean(1)  # (n,)
+    return torch.cat([x, std.to(x.dtype)[:, None, None, None].expand(n, 1, h, w)], 1)
 
 
 def upsample2x(x):

@@ -30,7 +30,8 @@ from doggan.config import option
 from doggan.errors import ParamError
 from doggan.models.base import GANModel, TrainConfig
 from doggan.models.layers import GENERATOR_PADDING, ProjectionHead, minibatch_stddev
-from doggan.training.losses import hinge_d_loss, hinge_g_loss, mode_seeking_loss, mode_seeking_pairs, r1_penalty
+from doggan.training.losses import (drift_penalty, hinge_d_loss, hinge_g_loss, mode_seeking_loss, mode_seeking_pairs,
+                                     r1_penalty)
 
 RESOLUTIONS = (4, 8, 16, 32, 64)
 
@@ -121,6 +122,14 @@ class Generator(nn.Module):
         self.to_rgb = nn.ModuleList([EqualizedConv2d(c, 3, 1) for c in w])
         self.register_buffer("stage", torch.tensor(len(RESOLUTIONS) - 1))
         self.register_buffer("alpha", torch.tensor(1.0))
+        self.current = (len(RESOLUTIONS) - 1, 1.0)  # the buffers as numbers: read per forward without a device sync
+        self.register_load_state_dict_post_hook(lambda module, _: module.set_stage(int(module.stage), float(module.alpha)))
+
+    def set_stage(self, stage, alpha):
+        """Choose the resolution; the buffers save it with the weights."""
+        self.stage.fill_(stage)
+        self.alpha.fill_(alpha)
+        self.current = (stage, alpha)
 
     def block(self, i, x):
         if i == 0:
@@ -132,7 +141,7 @@ class Generator(nn.Module):
 
     def synthesize(self, z, labels):
         """Images at the current stage's resolution."""
-        stage, alpha = int(self.stage), float(self.alpha)
+        stage, alpha = self.current
         x = pixel_norm(torch.cat([pixel_norm(z), self.embed(labels)], 1))
         x = pixel_norm(F.leaky_relu(self.input(x), 0.2).view(len(z), -1, 4, 4))
         for i in range(stage):
@@ -205,28 +214,28 @@ class Model(GANModel):
         self.optimizers = self.adam_for_g_and_d()
 
     def sampler_is_final(self):
-        G = self.sampler()
-        return int(G.stage) == len(RESOLUTIONS) - 1 and float(G.alpha) == 1.0
+        return self.sampler().current == (len(RESOLUTIONS) - 1, 1.0)
 
     def train_step(self, real, labels, progress):
         G, D = self.generator, self.discriminator
         stage, alpha = schedule(self.cfg, progress)
         for g in filter(None, (G, self.generator_ema)):
-            g.stage.fill_(stage)
-            g.alpha.fill_(alpha)
+            g.set_stage(stage, alpha)
         real = resize_real(real, stage, alpha)
         z = torch.randn(real.shape[0], self.cfg.nz, device=real.device)
         fake_labels = mode_seeking_pairs(labels) if self.cfg.mode_seeking else labels
-        fake = G.synthesize(z, fake_labels)
-
         real.requires_grad_(self.cfg.r1 > 0)
-        real_logits = D(real, labels, alpha)
-        penalty = self.cfg.drift * real_logits.pow(2).mean()
-        if self.cfg.r1 > 0:
-            penalty = penalty + self.cfg.r1 * r1_penalty(real_logits, real)
-        loss_d = self.optimize("d", hinge_d_loss(real_logits, D(fake.detach(), fake_labels, alpha)) + penalty)
-        loss_g = hinge_g_loss(D(fake, fake_labels, alpha))
-        if self.cfg.mode_seeking:
-            loss_g = loss_g + self.cfg.mode_seeking * mode_seeking_loss(fake, z)
+        with self.autocast():
+            fake = G.synthesize(z, fake_labels)
+            real_logits = D(real, labels, alpha)
+            penalty = self.cfg.drift * drift_penalty(real_logits)
+            if self.cfg.r1 > 0:
+                penalty = penalty + self.cfg.r1 * r1_penalty(real_logits, real)
+            loss_d = hinge_d_loss(real_logits, D(fake.detach(), fake_labels, alpha)) + penalty
+        loss_d = self.optimize("d", loss_d)
+        with self.autocast():
+            loss_g = hinge_g_loss(D(fake, fake_labels, alpha))
+            if self.cfg.mode_seeking:
+                loss_g = loss_g + self.cfg.mode_seeking * mode_seeking_loss(fake, z)
         loss_g = self.optimize("g", loss_g)
         return {"loss_d": loss_d, "loss_g": loss_g, "resolution": RESOLUTIONS[stage], "alpha": alpha}

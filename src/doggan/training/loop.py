@@ -95,7 +95,9 @@ def checkpoint_step(path, fingerprint):
 
 
 def load_checkpoint(path, model, fingerprint):
-    """Restore `model` from `path` if it was written by this exact run; returns (step, seconds, best, clock)."""
+    """Restore `model`, already on its device, from `path` if it was written by this exact run;
+    returns (step, seconds, best, clock). The model moves first: an optimiser's load_state_dict puts
+    each state tensor on its parameter's device, so Adam's moments follow the weights onto the GPU."""
     payload = read_checkpoint(path, fingerprint)
     if payload is None:
         return 0, 0.0, Best(), Clock()
@@ -108,10 +110,12 @@ def load_checkpoint(path, model, fingerprint):
     return payload["step"], payload["train_seconds"], Best(**payload["best"]), Clock(**payload["clock"])
 
 
-def train(model, images, labels, *, seed, checkpoint_path, fingerprint, device="cpu", on_log=None, evaluate=None,
-          stop_after=None):
+def train(model, images, labels, *, seed, checkpoint_path, fingerprint, device="cpu", amp=None, on_log=None,
+          evaluate=None, stop_after=None):
     """Train `model` (a GANModel) on uint8 images (N, 3, H, W) with int labels for cfg.steps steps.
 
+    amp: bf16 autocast of forward passes and losses; None: cfg.amp, on CUDA only (on a CPU without
+        bf16 matrix units it is slower than fp32; True there is how the tests run the AMP path).
     on_log(step, metrics): called every cfg.log_every steps with losses and lr.
     evaluate(step) -> float: the cheap FID of model.sampler() (lower is better), called every
         cfg.fid_every steps and at the end; with cfg.keep "best" the best one's sampler is kept.
@@ -121,11 +125,16 @@ def train(model, images, labels, *, seed, checkpoint_path, fingerprint, device="
     n = len(images)
     per_epoch, total = steps_per_epoch(n, cfg.batch_size), cfg.steps
     torch.manual_seed(seed)  # anything the variant draws at build time was drawn before this call
-    start, seconds, best, clock = load_checkpoint(checkpoint_path, model, fingerprint)
     device = torch.device(device)
     layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
     model.to(device, memory_format=layout).train()
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda")
+    start, seconds, best, clock = load_checkpoint(checkpoint_path, model, fingerprint)
+    if amp is None:
+        amp = cfg.amp and device.type == "cuda"
+    model.amp_device = device.type if amp else None
+    # the crops stay on the device as uint8 (270 MB at Kaggle's 22,125): a batch is indexed and
+    # converted there, with no copy from the host per step
+    images, labels = images.to(device), labels.to(device)
     bar = tqdm(total=total, initial=start, desc=type(model).__module__.rsplit(".", 1)[-1], unit="step")
     order, began = None, time.perf_counter()
     end = total if stop_after is None else min(total, stop_after)
@@ -149,9 +158,9 @@ def train(model, images, labels, *, seed, checkpoint_path, fingerprint, device="
     for step in range(start, end):
         epoch, i = divmod(step, per_epoch)
         if order is None or i == 0:
-            order = epoch_order(n, seed, epoch)
+            order = epoch_order(n, seed, epoch).to(device)
         idx = order[i * cfg.batch_size : (i + 1) * cfg.batch_size]
-        real = to_float(images[idx]).to(device, memory_format=layout, non_blocking=True)
+        real = to_float(images[idx]).contiguous(memory_format=layout)
         if cfg.flip:
             real = torch.where(torch.rand(len(real), 1, 1, 1, device=device) < 0.5, real.flip(3), real)
         progress = step / total
@@ -159,14 +168,13 @@ def train(model, images, labels, *, seed, checkpoint_path, fingerprint, device="
         for opt in model.optimizers.values():
             for group in opt.param_groups:  # base_lr is saved with the optimiser, so resume keeps it
                 group["lr"] = group.setdefault("base_lr", group["lr"]) * factor
-        lr = cfg.lr * factor
-        with autocast:
-            losses = model.train_step(real, labels[idx].to(device), progress)
+        losses = model.train_step(real, labels[idx], progress)
         model.update_ema(step)
         bar.update()
         done = step + 1
         if on_log and (done % cfg.log_every == 0 or done == total):
-            on_log(done, {**losses, "lr": lr})
+            losses = {name: float(value) for name, value in losses.items()}  # the one host sync, on log steps
+            on_log(done, {**losses, "lr": cfg.lr * factor})
             bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()})
         if (cfg.fid_every and done % cfg.fid_every == 0) or done == total:
             sample_and_score(done)
