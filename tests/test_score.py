@@ -7,6 +7,7 @@ import zipfile
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from doggan.errors import SubmissionError
@@ -54,3 +55,11 @@ def test_score_cli_bad_zip_exits_with_one_line(tmp_path):
     result = subprocess.run([sys.executable, "-m", "doggan.score", str(tmp_path / "bad.zip")], capture_output=True, text=True)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "not a readable zip" in result.stderr
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="torch sees a CUDA GPU here")
+def test_score_cli_refuses_device_cuda_without_a_gpu_in_one_line(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "doggan.score", str(tmp_path / "s.zip"), "--device", "cuda"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr == "error: device: cuda asked for, but torch sees no CUDA GPU here (use auto or cpu)\n"

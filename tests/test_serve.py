@@ -120,11 +120,47 @@ def test_zip_holds_one_64px_png_per_image(client, folders):
     assert again.content == response.content  # fixed member dates
 
 
-def test_cli_draws_the_same_bytes_as_the_api(client, folders, tmp_path):
+@pytest.mark.parametrize("device", [  # the client's app runs on the CPU
+    pytest.param([], marks=pytest.mark.skipif(torch.cuda.is_available(), reason="the default, auto, takes the GPU")),
+    ["--device", "cpu"]])
+def test_cli_draws_the_same_bytes_as_the_api(client, folders, tmp_path, device):
     generate.main(["--variant", "biggan", "--breed", "pug", "-n", "12", "--seed", "4", "--models", str(folders[0]),
-                   "-o", str(tmp_path / "cli.png")])
+                   "-o", str(tmp_path / "cli.png"), *device])
     api = client.get("/api/generate", params={"variant": "biggan", "breed": "pug", "n": 12, "seed": 4})
     assert (tmp_path / "cli.png").read_bytes() == api.content
+
+
+def test_doggan_serve_on_the_cpu_answers_with_the_bytes_of_the_cli(folders, tmp_path, monkeypatch, capsys):
+    import uvicorn
+
+    from doggan.serve.app import main
+
+    apps = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: apps.append(app))
+    monkeypatch.setattr("doggan.cli.set_threads", lambda: None)  # keep this process's thread count: the bytes depend on it
+    main(["--models", str(folders[0]), "--metrics", str(folders[1]), "--device", "cpu"])
+    assert capsys.readouterr().out.endswith("(cpu)\n")
+    generate.main(["--variant", "biggan", "--breed", "pug", "-n", "5", "--seed", "9", "--models", str(folders[0]),
+                   "-o", str(tmp_path / "cli.png"), "--device", "cpu"])
+    with TestClient(apps[0]) as client:
+        api = client.get("/api/generate", params={"variant": "biggan", "breed": "pug", "n": 5, "seed": 9})
+    assert (tmp_path / "cli.png").read_bytes() == api.content
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="torch sees a CUDA GPU here")
+@pytest.mark.parametrize("argv", [["python -m doggan.generate", "--variant", "biggan"], ["doggan", "serve"]])
+def test_device_cuda_without_a_gpu_is_refused_in_one_line(folders, argv, monkeypatch, capsys):
+    from doggan.__main__ import main as doggan
+    from doggan.cli import run
+
+    monkeypatch.setattr(sys, "argv", [*argv, "--models", str(folders[0]), "--device", "cuda"])
+    with pytest.raises(SystemExit) as stop:
+        if argv[0] == "doggan":
+            doggan()
+        else:
+            run(generate.main)  # as `python -m doggan.generate` runs it
+    assert stop.value.code == 2
+    assert capsys.readouterr().err == "error: device: cuda asked for, but torch sees no CUDA GPU here (use auto or cpu)\n"
 
 
 def test_an_unknown_breed_among_stanfords_120_is_answered_with_those_like_it():
@@ -285,11 +321,12 @@ def free_port():
 
 @contextlib.contextmanager
 def serving(models, metrics, log_path):
-    """`doggan serve` as a user starts it, on a free loopback port: its address."""
+    """`doggan serve` as a user starts it, on a free loopback port: its address. On the CPU, where
+    the references here are drawn (auto would take a GPU where there is one)."""
     port = free_port()
     log = open(log_path, "w+")
     process = subprocess.Popen([sys.executable, "-m", "doggan", "serve", "--port", str(port), "--models", str(models),
-                                "--metrics", str(metrics)], stdout=log, stderr=subprocess.STDOUT)
+                                "--metrics", str(metrics), "--device", "cpu"], stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 120

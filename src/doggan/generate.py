@@ -16,6 +16,7 @@ from PIL import Image
 
 from doggan.config import from_mapping, option
 from doggan.data.dataset import to_uint8
+from doggan.device import pick_device
 from doggan.errors import ParamError
 from doggan.io import atomic_path, save_grid, save_torch
 from doggan.models import variant_module
@@ -171,14 +172,16 @@ def main(argv=None):
     parser.add_argument("--models", default="models", help="folder holding <variant>/generator.pt")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--truncation", type=float, default=0.0)
+    parser.add_argument("--device", default="auto", help="auto (a free GPU, else the CPU), cpu, cuda or cuda:N")
     args = parser.parse_args(argv)
+    device = pick_device(args.device)
     path = Path(args.models) / args.variant / "generator.pt"
     if not path.is_file():
         raise ParamError(f"--variant {args.variant}: no trained generator at {path} (run the pipeline first)")
-    generator, payload = load_generator(path)
+    generator, payload = load_generator(path, device)
     labels = breed_labels(payload, args.breed or None, args.n, args.seed)
     # passes as the server runs them: `doggan serve` answers the same query with the same bytes
-    images = sample(generator, payload, labels, args.truncation, args.seed, PASS_SIZE, pad=True)
+    images = sample(generator, payload, labels, args.truncation, args.seed, PASS_SIZE, device, pad=True)
     save_grid(args.output, images, columns=min(8, args.n))
     print(f"wrote {args.n} samples of {args.breed or 'all breeds'} to {args.output}")
 

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from doggan.config import load_section, read_params
+from doggan.device import pick_device
 from doggan.errors import SubmissionError, UserError
 from doggan.metrics.features import MetricConfig, extract_features, feature_network
 from doggan.metrics.judge import score_features
@@ -86,15 +87,17 @@ def main(argv=None):
     parser.add_argument("--expected", type=int, default=KAGGLE_COUNT, help="number of images required")
     parser.add_argument("--eps", type=float, help="memorization threshold (else the reference's)")
     parser.add_argument("--params", default="params.yaml", help="the metric settings (params.yaml `metric:`)")
+    parser.add_argument("--device", default="auto", help="auto (a free GPU, else the CPU), cpu, cuda or cuda:N")
     args = parser.parse_args(argv)
+    device = pick_device(args.device)  # first: a bad --device stops before 10,000 images are read
     images = read_submission(args.images_zip, args.expected)
     reference = load_reference(args.reference)
     cfg = load_section(MetricConfig, read_params(args.params), "metric")
     cfg = dataclasses.replace(cfg, network=reference["network"], inception_weights=args.inception_weights or cfg.inception_weights)
     if cfg.network == "rotnet" and not Path(args.featnet).is_file():
         raise UserError(f"--featnet: {args.featnet} not found (the featnet stage writes it)")
-    net = feature_network(cfg, args.featnet)
-    print(json.dumps(score_images(images, reference, net, cfg, args.eps)))
+    net = feature_network(cfg, args.featnet, device)
+    print(json.dumps(score_images(images, reference, net, cfg, args.eps, device)))
 
 
 if __name__ == "__main__":

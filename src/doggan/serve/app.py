@@ -24,6 +24,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import AfterValidator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from doggan.device import pick_device
 from doggan.errors import ParamError, UserError
 from doggan.generate import PASS_SIZE, UnknownBreed, breed_labels, png_bytes, sample_inputs, write_png_zip
 from doggan.io import image_grid
@@ -130,7 +131,6 @@ def create_app(variants, batch_size=PASS_SIZE, batching=True, device="cpu"):
 
 
 def main(argv=None):
-    import torch
     import uvicorn
 
     from doggan.cli import set_threads
@@ -144,12 +144,12 @@ def main(argv=None):
                         help="images per forward pass, always (padded): 16 is fastest on a CPU, raise it on a GPU")
     parser.add_argument("--one-at-a-time", action="store_true",
                         help="never pack two requests into one pass (to measure what batching gains)")
+    parser.add_argument("--device", default="auto", help="auto (a free GPU, else the CPU), cpu, cuda or cuda:N")
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         raise UserError(f"--batch-size: expected an integer >= 1, got {args.batch_size}")
+    device = pick_device(args.device)  # on CUDA with deterministic kernels: the same query, the same bytes
     set_threads()
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    torch.backends.cudnn.deterministic = True  # the same convolution algorithm every pass: the same bytes
     variants = load_variants(Path(args.models), Path(args.metrics), device)
     serving = [name for name, v in variants.items() if v.generator is not None]
     if not serving:
