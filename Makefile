@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: repro test cluster-test snakemake bench quality docs serve clean-venv
+.PHONY: repro test cluster-test snakemake bench gpu-check quality docs serve clean-venv
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -30,6 +30,12 @@ cluster-test: $(STAMP)
 
 bench: $(STAMP)
 	python bench/run.py
+
+# on a machine with a CUDA GPU: speed and correctness of training there, a few minutes -> reports/bench/gpu.md
+# and gpu.json. No venv needed: any python with torch and numpy (GPU_PYTHON=...; the venv's if make built one)
+GPU_PYTHON ?= python3
+gpu-check:
+	$(GPU_PYTHON) bench/gpu.py
 
 # every variant at 8x the demo's budget, beside the plain DCGAN; about 90 minutes on 2 cores -> docs/quality/
 quality: $(STAMP)

@@ -32,10 +32,10 @@ def fingerprint(variant, cfg, seed, data_files, device):
     their labels, the source of every module the run imports, the device and the thread count
     (doggan.device.describe). A checkpoint resumes only under the same, so an edit of the code or the
     labels after a kill starts the run over instead of finishing a generator of two versions."""
-    src = Path(doggan.__file__).parents[1]
-    code = [Path(__file__), Path(variant_file(variant, src)), *map(Path, closure(__file__, variant_file(variant, src), src=src))]
+    src = Path(doggan.__file__).parents[1]  # the doggan that runs (the installed one, or PYTHONPATH's)
+    modules = {variant_file(variant, src), *closure(__file__, variant_file(variant, src), src=src)}
     digest = lambda path: hashlib.sha256(Path(path).read_bytes()).hexdigest()  # noqa: E731
-    sources = {str(path.resolve().relative_to(src.parent.resolve())): digest(path) for path in code}
+    sources = {"steps/train.py": digest(__file__), **{str(Path(m).relative_to(src)): digest(m) for m in modules}}
     parts = [variant, asdict(cfg), seed, [digest(path) for path in data_files], sources, describe(device)]
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 

@@ -31,14 +31,13 @@ OURS = "# one-node test cluster of doggan's tests/test_cluster.py; removed when 
 
 def one_node(profile):
     """Command-line settings that fit the profile to this node, which has 2 CPUs and no GPU where the
-    profile asks 8 threads per torch job and a GPU per train job; all else it asks stays (these settings
-    replace the profile's whole entries, so they repeat the rest). 2 threads is also what `--cores 2`
-    gives every torch rule locally, so both runs compute alike. No slurmdbd here, so `sacct`, the
+    profile asks a GPU per train job; all else it asks stays (these settings replace the profile's
+    whole entries, so they repeat the rest). Torch jobs ask params.yaml's `threads` (2) CPUs. No slurmdbd here, so `sacct`, the
     plugin's default, knows no jobs: squeue reports them (finished ones for MinJobAge, 300 s). Ask first
     after 8 s rather than 40, as most jobs here take 5-8 s, and keep every job's log for the checks below."""
     resources = [f"{rule}:{name}={value}" for rule, asks in profile["set-resources"].items()
                  for name, value in asks.items() if name != "gpu"]
-    return ["--set-threads", *(f"{rule}=2" for rule in profile["set-threads"]), "--set-resources", *resources,
+    return ["--set-resources", *resources,
             "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "8",
             "--slurm-keep-successful-logs"]
 

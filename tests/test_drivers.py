@@ -14,7 +14,7 @@ import pytest
 import torch
 import yaml
 
-from conftest import ROOT, dvc_dag, make_project, run, snakemake_dag
+from conftest import ROOT, dvc_dag, make_project, project_env, run, snakemake_dag
 from doggan.cli import usable_cpus
 
 
@@ -54,7 +54,9 @@ def test_peak_memory_counts_what_a_stage_and_its_workers_held():
     assert peak_memory_mb() >= max(before, 300)
 
 
-def test_torch_jobs_follow_the_thread_budget_snakemake_gives_them_up_to_the_usable_cpus(monkeypatch):
+def test_the_data_stages_follow_the_thread_budget_snakemake_gives_them_up_to_the_usable_cpus(monkeypatch):
+    """demo_data and crop use a pool of that many workers (any count writes the same bytes); torch
+    steps compute with params.yaml's `threads` instead."""
     from doggan import cli
 
     monkeypatch.setattr(cli.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})  # a 4-CPU share of the machine
@@ -136,11 +138,14 @@ def dvc_project(tmp_path_factory):
 @pytest.fixture(scope="module")
 def snakemake_project(tmp_path_factory):
     root = make_project(tmp_path_factory.mktemp("snakemake"))
-    run("snakemake --cores 2 report", root)
+    # a train job granted fewer CPUs than the machine has (Snakemake exports OMP_NUM_THREADS=1 to it),
+    # where `dvc repro` runs on every usable CPU: the bytes follow params.yaml's `threads` in both
+    run("snakemake report --cores 2 --set-threads train=1", root)
     return root
 
 
-DETERMINISTIC = ["data/interim/crops.npy", "models/dcgan/generator.pt", "submissions/dcgan/images.zip"]
+DETERMINISTIC = ["data/interim/crops.npy", "models/dcgan/generator.pt", "models/biggan/generator.pt",
+                 "submissions/dcgan/images.zip"]
 EXPECTED_OUTPUTS = ["reports/index.html", "reports/README.md", "reports/losses.png", "reports/metrics/dcgan.json",
                     "reports/data_quality.json", "reports/figures/crops.png", "reports/figures/dcgan_samples.png",
                     "submissions/dcgan/images.zip", "models/dcgan/generator.pt", "models/dcgan/checkpoint.pt",
@@ -293,3 +298,25 @@ def test_train_killed_with_sigkill_resumes_to_the_same_generator(dvc_project, tm
     assert 0 < step < 160
     subprocess.run(train_cmd(killed), cwd=root, check=True, capture_output=True)
     assert digest(killed / "generator.pt") == digest(whole / "generator.pt")
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(usable_cpus() < 2, reason="needs 2 usable CPUs")
+@pytest.mark.parametrize("variant", ["dcgan", "biggan"])
+def test_the_train_stage_writes_the_same_generator_on_one_and_on_two_cpus(dvc_project, tmp_path, variant):
+    """Torch sums in another order at another thread count; the stage computes with params.yaml's
+    `threads` whatever CPUs it may use, so a machine of more cores, a smaller --cores or a requeue on
+    another node changes no byte."""
+    import subprocess
+
+    root = dvc_project[0]
+    cmd = dvc_dag(root)[f"train@{variant}"][0].replace(f"models/{variant}/generator.pt", "{out}/generator.pt")
+    cmd = cmd.replace(f"reports/train/{variant}", "{out}/live")
+
+    def train_on(cpus):
+        out = tmp_path / f"cpus{len(cpus)}"
+        subprocess.run(cmd.format(out=out), shell=True, cwd=root, env=project_env(), check=True, capture_output=True,
+                       preexec_fn=lambda: os.sched_setaffinity(0, cpus))
+        return digest(out / "generator.pt")
+
+    assert train_on({0}) == train_on({0, 1})
