@@ -51,10 +51,19 @@ def r1_penalty(real_logits, real):
 
 
 def mode_seeking_pairs(labels):
-    """Labels for a fake batch whose second half draws the first half's classes, as
-    mode_seeking_loss needs; an odd batch's last label stays."""
+    """G's labels for a step with the mode-seeking term, given the real batch's: the first half's
+    classes once more, then the batch's own, [labels[:half], labels]. G's first 2 * half samples are
+    mode_seeking_loss's pairs (sample i and i + half share a class); its last len(labels) samples,
+    the fakes D sees, carry exactly the real batch's classes.
+
+    D must not see the pairs as they are: then every class of a fake batch came at least twice,
+    where in a real batch of 32 at 120 breeds 78% of the images are their breed's only one, and a
+    D that compares a batch's images (cdcgan's breedwise_stddev, progan's minibatch_stddev groups)
+    told a perfect G's fakes from real images by that alone (cdcgan 86% of the time after 400 steps).
+    The extra half batch G draws costs about a tenth of a step (progan at 64 px, one thread: 0.47 s
+    against 0.53 s)."""
     half = len(labels) // 2
-    return torch.cat([labels[:half], labels[:half], labels[2 * half:]])
+    return torch.cat([labels[:half], labels])
 
 
 def mode_seeking_loss(fake, z, eps=1e-5):
