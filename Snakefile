@@ -80,6 +80,13 @@ def FOLDER(path):
     return sorted(str(p) for p in Path(path).rglob("*") if p.is_file() and "__pycache__" not in p.parts)
 
 
+# Every rule waits for params.yaml's check (steps/check_params.py), so that a bad value stops the run
+# before any rule replaces its outputs. The check's output never changes its bytes: ancient() keeps
+# its new date from making every rule look out of date.
+CHECKED = "data/interim/params_valid.json"
+localrules: check_params  # seconds of work: on the machine that runs Snakemake, not a cluster job
+
+
 onstart:  # runs before the first job, not in a dry run
     if PROFILE == "slurm" and shutil.which("sbatch") is None:
         sys.exit(f"error: {NO_SLURM}")
@@ -87,7 +94,7 @@ onstart:  # runs before the first job, not in a dry run
 
 rule report:
     input:
-        SOURCES("report"), FOLDER("src/doggan/report"),
+        ancient(CHECKED), SOURCES("report"), FOLDER("src/doggan/report"),
         expand("reports/metrics/{variant}.json", variant=VARIANTS),
         expand("reports/train/{variant}/{name}", variant=VARIANTS, name=["metrics.json", "params.yaml", "plots"]),
         expand("reports/figures/{variant}_{kind}.png", variant=VARIANTS, kind=["samples", "breeds"]),
@@ -98,22 +105,29 @@ rule report:
     shell: "python steps/report.py --params {params.file} --reports {params.reports}"
 
 
+rule check_params:
+    input: SOURCES("check_params"), FOLDER("src/doggan/models"), MODEL_CODE
+    output: CHECKED
+    params: settings={"params.yaml": config}, file=PARAMS
+    shell: "python steps/check_params.py --params {params.file} --out {output}"
+
+
 rule demo_data:
-    input: SOURCES("demo_data")
+    input: ancient(CHECKED), SOURCES("demo_data")
     output: images=directory("data/raw/demo/all-dogs"), annotations=directory("data/raw/demo/Annotation")
     params: settings=P("demo"), file=PARAMS, out="data/raw/demo"
     shell: "python steps/demo_data.py --params {params.file} --out {params.out}"
 
 
 rule parse:
-    input: SOURCES("parse"), images=IMAGES, annotations=ANNOTATIONS
+    input: ancient(CHECKED), SOURCES("parse"), images=IMAGES, annotations=ANNOTATIONS
     output: boxes="data/interim/annotations.csv", quality="data/interim/parse_quality.json"
     params: settings=P("data.strict"), file=PARAMS
     shell: "python steps/parse.py --params {params.file} --images {input.images} --annotations {input.annotations} --out {output.boxes} --quality {output.quality}"
 
 
 rule crop:
-    input: SOURCES("crop"), images=IMAGES, boxes=rules.parse.output.boxes, parse_quality=rules.parse.output.quality
+    input: ancient(CHECKED), SOURCES("crop"), images=IMAGES, boxes=rules.parse.output.boxes, parse_quality=rules.parse.output.quality
     output:
         crops="data/interim/crops.npy", table="data/interim/crops.csv", quality="reports/data_quality.json",
         figure="reports/figures/crops.png",
@@ -123,7 +137,7 @@ rule crop:
 
 
 rule featnet:
-    input: SOURCES("featnet"), crops=rules.crop.output.crops, table=rules.crop.output.table
+    input: ancient(CHECKED), SOURCES("featnet"), crops=rules.crop.output.crops, table=rules.crop.output.table
     output: net="models/featnet.pt", metrics="reports/featnet.json"
     params: settings=P("threads", "device", "featnet"), file=PARAMS
     threads: TORCH_THREADS
@@ -132,7 +146,7 @@ rule featnet:
 
 
 rule reference:
-    input: SOURCES("reference"), crops=rules.crop.output.crops, table=rules.crop.output.table, featnet=rules.featnet.output.net
+    input: ancient(CHECKED), SOURCES("reference"), crops=rules.crop.output.crops, table=rules.crop.output.table, featnet=rules.featnet.output.net
     output: reference=REFERENCE, yardsticks="reports/yardsticks.json"
     params: settings=P("threads", "device", "metric", "generate.n_images"), file=PARAMS
     threads: TORCH_THREADS
@@ -142,7 +156,7 @@ rule reference:
 
 rule train:
     input:
-        lambda w: SOURCES("train", w.variant),
+        ancient(CHECKED), lambda w: SOURCES("train", w.variant),
         crops=rules.crop.output.crops, table=rules.crop.output.table, featnet=rules.featnet.output.net,
     output:
         generator="models/{variant}/generator.pt", metrics="reports/train/{variant}/metrics.json",
@@ -154,7 +168,7 @@ rule train:
 
 
 rule generate:
-    input: lambda w: SOURCES("generate", w.variant), generator=rules.train.output.generator
+    input: ancient(CHECKED), lambda w: SOURCES("generate", w.variant), generator=rules.train.output.generator
     output:
         submission="submissions/{variant}/images.zip", figure="reports/figures/{variant}_samples.png",
         breed_figure="reports/figures/{variant}_breeds.png", record="reports/generate/{variant}.json",
@@ -166,7 +180,7 @@ rule generate:
 
 rule score:
     input:
-        SOURCES("score"), submission=rules.generate.output.submission, reference=REFERENCE, featnet=rules.featnet.output.net,
+        ancient(CHECKED), SOURCES("score"), submission=rules.generate.output.submission, reference=REFERENCE, featnet=rules.featnet.output.net,
     output: "reports/metrics/{variant}.json"
     params: settings=P("threads", "device", "metric", "generate.n_images"), file=PARAMS
     threads: TORCH_THREADS

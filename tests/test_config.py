@@ -56,6 +56,24 @@ def test_shipped_params_are_valid_and_complete():
         load_merged(variant_module(name).Config, p, "model", f"variants.{name}")
 
 
+@pytest.mark.parametrize("edit, message", [
+    (lambda p: p["variants"]["biggan"].update(d_lr="fast"), "variants.biggan.d_lr: expected a number"),
+    (lambda p: p["crop"].update(size=-3), "crop.size: expected a value >= 8"),
+    (lambda p: p.update(threads=0), "threads: expected a positive integer, got 0"),
+    (lambda p: p.update(device="tpu"), "device: expected auto, cpu, cuda or cuda:N, got 'tpu'"),
+    (lambda p: p["variants"].update(stylegan={}), "variants.stylegan: not a variant"),
+    (lambda p: p["generate"].update(n_images=0), "generate.n_images: expected a value >= 1"),
+])
+def test_check_params_refuses_a_bad_value_anywhere_naming_it(edit, message):
+    from doggan.validate import check_params
+
+    p = params()
+    check_params(p)  # the shipped params pass
+    edit(p)
+    with pytest.raises(ParamError, match=re.escape(message)):
+        check_params(p)
+
+
 def test_unknown_section_names_the_closest():
     with pytest.raises(ParamError, match=r"^modle: unknown key \(did you mean model\?\)$"):
         p = params()
@@ -72,6 +90,7 @@ def test_unknown_section_names_the_closest():
      "variants.dcgan.lable_smoothing: unknown key (did you mean label_smoothing?)"),
     (lambda p: p["model"].update(steps="many"), "model.steps: expected an integer"),
     (lambda p: p["variants"]["dcgan"].update(colour=1), "variants.dcgan.colour: unknown key"),
+    (lambda p: p["model"].update(lr="abc"), "model.lr: expected a number, got 'abc'"),  # dcgan sets its own lr
 ])
 def test_bad_model_values_name_the_key(edit, message):
     p = params()

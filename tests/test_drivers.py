@@ -98,7 +98,7 @@ def test_snakemake_threads_and_the_slurm_profile_plan_the_dag(tiny_project, with
     assert len(train_jobs) == 2 and all(f"threads: {share}" in job for job in train_jobs)
     assert usable_cpus() > 2 or share == 4
     cluster, train_jobs = dry_run("snakemake -n --profile profiles/slurm report")
-    assert snakemake_planned(cluster) == {"demo_data", "parse", "crop", "featnet", "reference", "train", "generate",
+    assert snakemake_planned(cluster) == {"check_params", "demo_data", "parse", "crop", "featnet", "reference", "train", "generate",
                                           "score", "report"}
     assert len(train_jobs) == 2 and all("runtime=720" in job and "gpu=1" in job for job in train_jobs)  # the profile's
     assert "Traceback" not in cluster
@@ -189,7 +189,7 @@ def test_editing_a_module_makes_stale_exactly_the_stages_whose_steps_import_it(d
         module: {s for s in stages if module in required_and_allowed(s)[0]}
         for module in ["src/doggan/data/dataset.py", "src/doggan/config.py", "src/doggan/models/dcgan.py",
                        "src/doggan/report/build.py"]}
-    assert expected["src/doggan/models/dcgan.py"] == {"train@dcgan", "generate@dcgan"}
+    assert expected["src/doggan/models/dcgan.py"] == {"check_params", "train@dcgan", "generate@dcgan"}
     assert expected["src/doggan/report/build.py"] == {"report"}
     for module, stale in expected.items():
         original = (root / module).read_text()
@@ -320,3 +320,24 @@ def test_the_train_stage_writes_the_same_generator_on_one_and_on_two_cpus(dvc_pr
         return digest(out / "generator.pt")
 
     assert train_on({0}) == train_on({0, 1})
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("driver", ["dvc", "snakemake"])
+def test_a_bad_param_stops_the_run_first_and_leaves_every_output_in_place(dvc_project, snakemake_project, tmp_path,
+                                                                          driver):
+    """DVC removes a stage's outputs before it runs: the bad value must be caught before, by
+    check_params, which every stage depends on."""
+    root = tmp_path / "project"
+    shutil.copytree(dvc_project[0] if driver == "dvc" else snakemake_project, root, symlinks=True)
+    kept = [p for p in root.rglob("*") if p.is_file() and p.parts[len(root.parts)] in ("models", "reports", "submissions")]
+    before = {p: digest(p) for p in kept}
+    assert any("generator.pt" in str(p) for p in kept) and any("reports/train" in str(p) for p in kept)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["model"]["lr"] = "abc"  # dcgan inherits it, biggan sets its own: both stop
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    command = "dvc repro train@biggan" if driver == "dvc" else "snakemake --cores 2 models/biggan/generator.pt --forcerun train"
+    result = run(command, root, check=False)
+    assert result.returncode != 0
+    assert "error: model.lr: expected a number, got 'abc'" in result.stderr + result.stdout
+    assert {p: digest(p) for p in kept if p.exists()} == before and all(p.exists() for p in kept)

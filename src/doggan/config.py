@@ -160,6 +160,8 @@ def load_merged(cls, params, base, override):
     for name, m in ((base, base_map), (override, over_map)):
         if not isinstance(m, dict):
             raise ParamError(f"{name}: expected a mapping, got {m!r}")
+    if dataclasses.is_dataclass(cls.__base__):  # the base section is valid on its own, even where
+        from_mapping(cls.__base__, base_map, base)  # the variant overrides a value (model.lr: abc)
     # a missing key is reported where it belongs: the base section for the fields the variant
     # inherits (TrainConfig's), the override section for its own
     inherited = {f.name for f in dataclasses.fields(cls.__base__)} if dataclasses.is_dataclass(cls.__base__) else set()

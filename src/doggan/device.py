@@ -22,14 +22,10 @@ from doggan.errors import ParamError
 def pick_device(name="auto"):
     """torch.device for `name`: auto (a free CUDA GPU when there is one, else the CPU), cpu, cuda
     or cuda:N; set up for repeatable numbers there (make_deterministic)."""
+    check_device_name(name)
     if name == "auto":
         name = free_gpu() if torch.cuda.is_available() else "cpu"
-    try:
-        device = torch.device(name)
-    except (RuntimeError, TypeError):
-        device = None
-    if device is None or device.type not in ("cpu", "cuda"):
-        raise ParamError(f"device: expected auto, cpu, cuda or cuda:N, got {name!r}")
+    device = torch.device(name)
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise ParamError("device: cuda asked for, but torch sees no CUDA GPU here (use auto or cpu)")
@@ -37,6 +33,16 @@ def pick_device(name="auto"):
             raise ParamError(f"device: {name} asked for, but torch sees {torch.cuda.device_count()} GPU(s)")
     make_deterministic(device)
     return device
+
+
+def check_device_name(name):
+    """The `device` param's form; whether this machine has that device is pick_device's to say."""
+    try:
+        ok = name == "auto" or torch.device(name).type in ("cpu", "cuda")
+    except (RuntimeError, TypeError):
+        ok = False
+    if not ok:
+        raise ParamError(f"device: expected auto, cpu, cuda or cuda:N, got {name!r}")
 
 
 _held_gpus = []  # the lock files this process holds: its GPU stays taken until it ends
