@@ -79,6 +79,7 @@ def test_variants_lists_breeds_and_scores(client):
     assert [v["name"] for v in listed] == ["biggan", "dcgan"]  # the registry's order
     biggan, dcgan = listed
     assert dcgan["available"] and not dcgan["conditional"] and dcgan["score"] is None
+    assert "breeds" not in dcgan  # it refuses a breed: listing some would invite one
     assert biggan["conditional"] and biggan["breeds"] == BREEDS
     assert biggan["score"] == {k: SCORE[k] for k in SHOWN}
 
@@ -168,6 +169,10 @@ def test_an_unknown_breed_among_stanfords_120_is_answered_with_those_like_it():
 
     payload = {"variant": "biggan", "breeds": sorted(breed for _, breed, _ in BREEDS)}
     assert generate.breed_label(payload, "TOY_poodle") == payload["breeds"].index("toy_poodle")
+    assert generate.breed_label(payload, "Toy poodle") == payload["breeds"].index("toy_poodle")  # as the page shows it
+    assert generate.breed_label(payload, " german  SHEPHERD") == payload["breeds"].index("German_shepherd")
+    with pytest.raises(generate.UnknownBreed, match=r"'german shep' \(120 known, like it: German_shepherd\)$"):
+        generate.breed_label(payload, "german shep")  # near names are found as shown, too
     with pytest.raises(generate.UnknownBreed, match=r"'poodle' \(120 known, like it: miniature_poodle, standard_poodle, toy_poodle\)$"):
         generate.breed_label(payload, "poodle")
     with pytest.raises(generate.UnknownBreed, match="like it: beagle"):
@@ -183,7 +188,7 @@ def test_an_unknown_breed_among_stanfords_120_is_answered_with_those_like_it():
     ({"variant": "biggan", "n": "2.5"}, 422, "n: Input should be a valid integer"),
     ({"variant": "biggan", "seed": -1}, 422, "seed: Input should be greater than or equal to 0"),
     ({"variant": "biggan", "seed": 2**63}, 422, "seed: Input should be less than or equal to"),
-    ({"variant": "biggan", "truncation": 0.001}, 422, "truncation: Value error, 0 (off) or at least 0.05"),
+    ({"variant": "biggan", "truncation": 0.001}, 422, "truncation: Value error, 0 (off) or 0.05 to 4, got 0.001"),
     ({"variant": "biggan", "truncation": "nan"}, 422, "truncation: Input should be a finite number"),
     ({"variant": "biggan", "format": "gif"}, 422, "format: Input should be 'png' or 'zip'"),
     ({"n": 4}, 422, "variant: Field required"),
@@ -193,6 +198,25 @@ def test_bad_input_is_one_line_of_json(client, query, status, says):
     assert response.status_code == status
     error = response.json()["error"]
     assert says in error and "\n" not in error and list(response.json()) == ["error"]
+
+
+@pytest.mark.parametrize("shown", ["Kerry blue terrier", "kerry BLUE terrier", "  Kerry  blue_terrier "])
+def test_a_breed_is_taken_as_the_page_shows_it(client, shown):
+    query = {"variant": "biggan", "n": 3, "seed": 1}
+    folder = client.get("/api/generate", params={**query, "breed": "Kerry_blue_terrier"})
+    response = client.get("/api/generate", params={**query, "breed": shown})
+    assert response.status_code == 200 and response.content == folder.content
+    assert response.headers["content-disposition"] == 'inline; filename="biggan_Kerry_blue_terrier_seed1.png"'
+
+
+@pytest.mark.parametrize("route", ["/docs", "/redoc"])
+def test_api_docs_need_no_network(client, route):
+    """FastAPI's Swagger UI and ReDoc pages load their scripts from a CDN: blank offline."""
+    response = client.get(route)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    assert "<script" not in response.text and "http" not in response.text
+    assert '<a href="openapi.json">/openapi.json</a>' in response.text
+    assert "<code>GET /api/generate</code>" in response.text and "<code>truncation</code>: redraw |z|" in response.text
 
 
 def test_other_routes_answer_json_errors(client):
@@ -217,7 +241,7 @@ def test_generators_load_once_and_stay_cached(tmp_path, monkeypatch):
 
     models, metrics = write_models(tmp_path)
     loads = []
-    monkeypatch.setattr(generators, "load_generator", lambda path, device: loads.append(path) or load_generator(path, device))
+    monkeypatch.setattr(generators, "load_generator", lambda path, *rest: loads.append(path) or load_generator(path, *rest))
     with TestClient(create_app(load_variants(models, metrics))) as client:
         (models / "biggan" / "generator.pt").unlink()
         for seed in range(3):
@@ -248,13 +272,42 @@ def test_broken_generators_are_listed_with_the_reason_and_the_others_serve(tmp_p
         assert list(listed) == ["biggan", "cdcgan", "dcgan", "gan", "progan"]
         assert listed["dcgan"]["available"]
         reasons = {name: v["reason"] for name, v in listed.items() if not v["available"]}
-        assert reasons["biggan"].startswith(f"cannot load {models / 'biggan' / 'generator.pt'}: ")
+        assert reasons["biggan"] == (f"cannot load {models / 'biggan' / 'generator.pt'}: not a readable generator "
+                                     "(not a file torch.save wrote, or one cut short)")
         assert "weights_only=True" in reasons["cdcgan"] and not (tmp_path / "pwned").exists()
         assert reasons["progan"].startswith(f"no {models / 'progan' / 'generator.pt'}")
         assert "holds a dcgan generator" in reasons["gan"]
         response = client.get("/api/generate", params={"variant": "biggan"})
         assert response.status_code == 503 and response.json()["error"].startswith("variant: biggan is unavailable: cannot load")
         assert client.get("/api/generate", params={"variant": "dcgan"}).status_code == 200
+
+
+@pytest.mark.parametrize("junk", [b"hello world\n", b""])
+def test_a_junk_generator_is_listed_as_not_a_readable_generator(tmp_path, junk):
+    models, metrics = write_models(tmp_path, ["dcgan"])
+    path = models / "biggan" / "generator.pt"
+    path.parent.mkdir()
+    path.write_bytes(junk)  # torch.load says `KeyError: 101`, or an EOFError of no words
+    with TestClient(create_app(load_variants(models, metrics))) as client:
+        biggan = client.get("/api/variants").json()["variants"][0]
+        assert biggan == {"name": "biggan", "available": False,
+                          "reason": f"cannot load {path}: not a readable generator (not a file torch.save wrote, or one cut short)"}
+
+
+@pytest.mark.parametrize("port", ["80000", "0", "-1"])
+def test_doggan_serve_refuses_a_port_out_of_range_before_anything(port, monkeypatch, capsys):
+    import uvicorn
+
+    import doggan.serve.app as app
+    from doggan.__main__ import main
+
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: pytest.fail("started a server"))
+    monkeypatch.setattr(app, "load_variants", lambda *a, **k: pytest.fail("loaded the generators"))
+    monkeypatch.setattr(sys, "argv", ["doggan", "serve", "--port", port])
+    with pytest.raises(SystemExit) as stop:
+        main()
+    out, err = capsys.readouterr()
+    assert stop.value.code == 2 and out == "" and err == f"error: --port: expected 1 to 65535, got {port}\n"
 
 
 def test_doggan_serve_without_generators_says_so_in_one_line(tmp_path, monkeypatch, capsys):

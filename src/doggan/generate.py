@@ -1,11 +1,12 @@
 """Sampling from a trained generator, and Kaggle submissions.
 
-    python -m doggan.generate --variant dcgan --breed pug -n 16 -o pug.png
+    python -m doggan.generate --variant biggan --breed "Maltese dog" -n 16 -o maltese.png
 """
 
 import argparse
 import difflib
 import io
+import pickle
 import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,11 +18,15 @@ from PIL import Image
 from doggan.config import from_mapping, option
 from doggan.data.dataset import to_uint8
 from doggan.device import pick_device
-from doggan.errors import ParamError
-from doggan.io import atomic_path, save_grid, save_torch
-from doggan.models import variant_module
+from doggan.errors import ParamError, UserError
+from doggan.io import atomic_path, image_grid, save_torch
+from doggan.models import VARIANTS, variant_module
 
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member dates: the same images give the same zip bytes
+PAYLOAD_KEYS = ("variant", "config", "breeds", "class_counts", "state_dict")  # of a generator.pt, as save_generator writes it
+MAX_SEED = 2**63 - 1  # the CLI and the server take the same seeds, so the same query draws the same dogs in both
+MIN_TRUNCATION, MAX_TRUNCATION = 0.05, 4.0  # below 0.05 redrawing |z| > t takes thousands of rounds
+IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}  # the CLI's output suffix -> the format written
 
 
 @dataclass(frozen=True)
@@ -46,13 +51,52 @@ def save_generator(path, model, variant, breeds, class_counts):
     save_torch(payload, path)
 
 
-def load_generator(path, device="cpu"):
-    """(generator module in eval mode, payload dict) from a generator.pt."""
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    module = variant_module(payload["variant"])
-    cfg = from_mapping(module.Config, payload["config"], f"{path}:config")
-    generator = module.build_generator(cfg, len(payload["breeds"]))
-    generator.load_state_dict(payload["state_dict"])
+class UnreadableGenerator(UserError):
+    """A generator.pt this code cannot rebuild a generator from: junk, cut short, another variant's,
+    or weights that do not fit their config. The message names the file."""
+
+
+def read_payload(path):
+    """The payload dict of a generator.pt, loaded weights_only: nothing in the file is run."""
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # torch's own message suggests weights_only=False: wrong advice here
+        raise UnreadableGenerator(f"cannot load {path}: not a readable generator, torch.load(weights_only=True) refuses "
+                                  "it (junk, or code beside the weights; nothing in it was run)") from None
+    except OSError as exc:
+        raise UnreadableGenerator(f"cannot load {path}: {exc.strerror or exc}") from None
+    except Exception:  # torch's messages for junk (`KeyError: 174812789`, an empty EOFError) name nothing useful
+        raise UnreadableGenerator(f"cannot load {path}: not a readable generator (not a file torch.save wrote, "
+                                  "or one cut short)") from None
+    missing = [key for key in PAYLOAD_KEYS if key not in payload] if isinstance(payload, dict) else PAYLOAD_KEYS
+    if missing:
+        raise UnreadableGenerator(f"cannot load {path}: not a generator, it lacks {', '.join(missing)}")
+    return payload
+
+
+def first_lines(exc):
+    """An exception's message on one line: load_state_dict heads its details with a line of its own."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return " ".join(lines[:2]) or type(exc).__name__
+
+
+def load_generator(path, device="cpu", variant=None):
+    """(generator module in eval mode, payload dict) from a generator.pt, or UnreadableGenerator naming
+    the file. With `variant`, the file must hold that variant: one copied into another variant's
+    folder would otherwise be drawn, and labelled, as the folder's."""
+    payload = read_payload(path)
+    name = payload["variant"]
+    if name not in VARIANTS:
+        raise UnreadableGenerator(f"cannot load {path}: it holds an unknown variant {name!r} (known: {', '.join(VARIANTS)})")
+    if variant is not None and name != variant:
+        raise UnreadableGenerator(f"cannot load {path}: it holds a {name} generator, not {variant}")
+    module = variant_module(name)
+    try:
+        cfg = from_mapping(module.Config, payload["config"], "config")
+        generator = module.build_generator(cfg, len(payload["breeds"]))
+        generator.load_state_dict(payload["state_dict"])
+    except (ParamError, RuntimeError, TypeError, ValueError) as exc:  # a file of other code's, or edited by hand
+        raise UnreadableGenerator(f"cannot load {path}: its {name} generator does not fit this code ({first_lines(exc)})") from None
     return generator.to(device).eval(), payload
 
 
@@ -103,10 +147,15 @@ def sample(generator, payload, labels, truncation=0.0, seed=0, batch_size=500, d
     ])
 
 
-def png_bytes(image):
+def image_bytes(image, format="PNG"):
+    """An image file's bytes; JPEG at quality 95, as the default 75 smears the fur of 64-pixel dogs."""
     buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG")
+    Image.fromarray(image).save(buffer, format=format, **({"quality": 95} if format == "JPEG" else {}))
     return buffer.getvalue()
+
+
+def png_bytes(image):
+    return image_bytes(image, "PNG")
 
 
 def write_png_zip(file, images, names):
@@ -136,11 +185,17 @@ class UnknownBreed(ParamError):
     """A breed the generator was not trained on (the server answers 404)."""
 
 
+def breed_key(name):
+    """A breed name as compared: any case, `_` or spaces alike, since the report and the page show
+    the folder name `Maltese_dog` as `Maltese dog`."""
+    return " ".join(name.replace("_", " ").split()).casefold()
+
+
 def breed_label(payload, breed):
     if not is_conditional(payload):
         raise ParamError(f"breed: {payload['variant']} is unconditional, it cannot be asked for a breed")
     names = payload["breeds"]
-    matches = [i for i, name in enumerate(names) if name.lower() == breed.lower()]
+    matches = [i for i, name in enumerate(names) if breed_key(name) == breed_key(breed)]
     if not matches:
         raise UnknownBreed(f"breed: unknown breed {breed!r} ({known_breeds(names, breed)})")
     return matches[0]
@@ -150,40 +205,86 @@ def known_breeds(names, asked):
     """The breeds to name beside an unknown one: all of a few, or of Stanford's 120 those like it."""
     if len(names) <= 12:
         return f"known: {', '.join(names)}"
-    lower = {name.lower(): name for name in names}
-    like = [name for name in names if asked.lower() in name.lower()]
-    like = like or [lower[m] for m in difflib.get_close_matches(asked.lower(), lower, n=5, cutoff=0.6)]
+    keys = {breed_key(name): name for name in names}
+    like = [name for key, name in keys.items() if breed_key(asked) and breed_key(asked) in key]
+    like = like or [keys[m] for m in difflib.get_close_matches(breed_key(asked), keys, n=5, cutoff=0.6)]
     return f"{len(names)} known" + (f", like it: {', '.join(like)}" if like else f", among them {', '.join(names[:5])}")
 
 
 def breed_labels(payload, breed, n, seed):
-    """n labels: all of `breed` (a name, any case), or with breed None drawn uniformly (seeded)."""
-    if breed is None:
+    """n labels: all of `breed` (a name as shown, see breed_key), or with breed None (or blank) drawn
+    uniformly (seeded)."""
+    if breed is None or not breed.strip():
         return class_labels(n, payload["class_counts"], "uniform", seed)
     return np.full(n, breed_label(payload, breed))
 
 
+def check_truncation(value):
+    """`value` if it is 0 (off) or in MIN_TRUNCATION..MAX_TRUNCATION (NaN is neither), else ValueError."""
+    if not (value == 0 or MIN_TRUNCATION <= value <= MAX_TRUNCATION):
+        raise ValueError(f"0 (off) or {MIN_TRUNCATION} to {MAX_TRUNCATION:g}, got {value:g}")
+    return value
+
+
+def output_format(path):
+    """The image format `-o` asks for by its suffix; a grid under a name that says another format is refused."""
+    format = IMAGE_FORMATS.get(Path(path).suffix.lower())
+    if format is None:
+        raise ParamError(f"-o {path}: name a .png, .jpg or .jpeg file (the suffix sets the format)")
+    return format
+
+
+def check_options(args):
+    """One line naming the option, before anything is loaded."""
+    if args.n < 1:
+        raise ParamError(f"-n: expected at least 1 image, got {args.n}")
+    if not 0 <= args.seed <= MAX_SEED:
+        raise ParamError(f"--seed: expected 0 to 2^63 - 1, got {args.seed}")
+    try:
+        check_truncation(args.truncation)
+    except ValueError as exc:
+        raise ParamError(f"--truncation: expected {exc}") from None
+    if args.variant not in VARIANTS:
+        raise ParamError(f"--variant {args.variant}: not a variant (known: {', '.join(VARIANTS)})")
+    output_format(args.output)
+
+
+def write_image(path, image):
+    """`image` to `path` atomically, in the format its suffix names."""
+    data = image_bytes(image, output_format(path))
+    try:
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(data)
+    except OSError as exc:
+        raise UserError(f"-o {path}: cannot write it ({exc.strerror or exc})") from None
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m doggan.generate", description="Sample dogs from a trained variant.")
-    parser.add_argument("--variant", required=True, help="variant name, e.g. dcgan")
-    parser.add_argument("--breed", help="breed name (conditional variants); default: all breeds uniformly")
-    parser.add_argument("-n", type=int, default=16, help="number of images")
-    parser.add_argument("-o", "--output", default="samples.png", help="PNG grid to write")
+    parser.add_argument("--variant", required=True, help=f"a trained variant (models/<variant>/): {', '.join(VARIANTS)}")
+    parser.add_argument("--breed", help='breed name as the report or the page shows it, e.g. "Maltese dog" (any case, '
+                                        "spaces or _; conditional variants); default: all breeds uniformly")
+    parser.add_argument("-n", type=int, default=16, help="number of images, at least 1")
+    parser.add_argument("-o", "--output", default="samples.png",
+                        help="the grid to write: PNG for .png, JPEG for .jpg or .jpeg (others are refused); default samples.png")
     parser.add_argument("--models", default="models", help="folder holding <variant>/generator.pt")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--truncation", type=float, default=0.0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the latents (and breeds), 0 to 2^63 - 1")
+    parser.add_argument("--truncation", type=float, default=0.0,
+                        help=f"0 (off, default) or {MIN_TRUNCATION} to {MAX_TRUNCATION:g}: latent entries above it are redrawn")
     parser.add_argument("--device", default="auto", help="auto (a free GPU, else the CPU), cpu, cuda or cuda:N")
     args = parser.parse_args(argv)
+    check_options(args)
     device = pick_device(args.device)
     path = Path(args.models) / args.variant / "generator.pt"
     if not path.is_file():
         raise ParamError(f"--variant {args.variant}: no trained generator at {path} (run the pipeline first)")
-    generator, payload = load_generator(path, device)
-    labels = breed_labels(payload, args.breed or None, args.n, args.seed)
+    generator, payload = load_generator(path, device, args.variant)
+    labels = breed_labels(payload, args.breed, args.n, args.seed)
     # passes as the server runs them: `doggan serve` answers the same query with the same bytes
     images = sample(generator, payload, labels, args.truncation, args.seed, PASS_SIZE, device, pad=True)
-    save_grid(args.output, images, columns=min(8, args.n))
-    print(f"wrote {args.n} samples of {args.breed or 'all breeds'} to {args.output}")
+    write_image(args.output, image_grid(images, columns=min(8, args.n)))
+    breed = payload["breeds"][labels[0]].replace("_", " ") if args.breed and args.breed.strip() else "all breeds"
+    print(f"wrote {args.n} samples of {breed} to {args.output}")
 
 
 if __name__ == "__main__":

@@ -8,9 +8,24 @@ import tempfile
 from pathlib import Path
 
 
+def umask():
+    """The process's umask, read without setting it where Linux shows it (os.umask can only swap it,
+    and a file another thread creates meanwhile would get the swapped-in mask)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o077)  # restrictive for the instant it is set
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path, suffix=""):
-    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds. The
+    file gets the mode a plain open() gives (0666 less the umask), not mkstemp's private 0600."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
@@ -18,6 +33,8 @@ def atomic_path(path, suffix=""):
     tmp = Path(tmp)
     try:
         yield tmp
+        if tmp.is_file():  # a directory made there already has mkdir's mode
+            os.chmod(tmp, 0o666 & ~umask())
         os.replace(tmp, path)
     except BaseException:
         if tmp.is_dir():

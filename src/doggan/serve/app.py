@@ -1,10 +1,10 @@
 """`doggan serve`: a page and an HTTP API over the trained generators in models/.
 
     GET /                  the page: variant, breed, number, seed, truncation -> a grid of dogs
-    GET /api/variants      every variant with a folder in models/: breeds and score, or why it cannot serve
+    GET /api/variants      every variant with a folder in models/: score and breeds (conditional ones), or why it cannot serve
     GET /api/generate?variant=V&breed=B&n=N&seed=S[&truncation=T][&format=zip]
                            a PNG grid, or a zip of single PNGs; the same query gives the same bytes
-    GET /docs              the OpenAPI docs
+    GET /docs              the routes and their parameters, and a link to /openapi.json (works offline)
 
 Errors are one line of JSON, {"error": "..."}: 404 for an unknown variant or breed (listing the
 known ones), 422 for a bad field (naming it), 503 for a variant whose generator cannot load.
@@ -12,6 +12,7 @@ known ones), 422 for a bad field (naming it), 503 for a variant whose generator 
 
 import argparse
 import asyncio
+import html
 import io
 import re
 from contextlib import asynccontextmanager
@@ -26,20 +27,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from doggan.device import pick_device
 from doggan.errors import ParamError, UserError
-from doggan.generate import PASS_SIZE, UnknownBreed, breed_labels, png_bytes, sample_inputs, write_png_zip
+from doggan.generate import (MAX_SEED, MAX_TRUNCATION, MIN_TRUNCATION, PASS_SIZE, UnknownBreed, breed_labels,
+                             check_truncation, png_bytes, sample_inputs, write_png_zip)
 from doggan.io import image_grid
 from doggan.serve.generators import Batcher, load_variants
 
 PAGE = (Path(__file__).parent / "page.html").read_text()
 MAX_IMAGES = 64
-MAX_SEED = 2**63 - 1
-MIN_TRUNCATION, MAX_TRUNCATION = 0.05, 4.0  # below 0.05 redrawing |z| > t takes thousands of rounds
-
-
-def check_truncation(value):
-    if value != 0 and value < MIN_TRUNCATION:
-        raise ValueError(f"0 (off) or at least {MIN_TRUNCATION}, got {value}")
-    return value
 
 
 Truncation = Annotated[float, Query(ge=0, le=MAX_TRUNCATION, allow_inf_nan=False, description="redraw |z| above this; 0: off"),
@@ -65,6 +59,20 @@ def encode(images, format, stem):
     return png_bytes(image_grid(images, columns=min(8, len(images)))), "image/png", f"{stem}.png"
 
 
+def docs_page(openapi):
+    """/docs without the network: FastAPI's Swagger UI and ReDoc load their scripts from a CDN (blank
+    offline) and no installed package ships them, so the routes and parameters from the OpenAPI schema."""
+    items = []
+    for path, operations in openapi["paths"].items():
+        for method, op in operations.items():
+            params = "".join(f"<li><code>{html.escape(p['name'])}</code>: {html.escape(p.get('description', ''))}</li>"
+                             for p in op.get("parameters", []))
+            items.append(f"<li><code>{method.upper()} {html.escape(path)}</code>: {html.escape(op.get('description', ''))}"
+                         + (f"<ul>{params}</ul>" if params else "") + "</li>")
+    return (f"<!doctype html><title>{html.escape(openapi['info']['title'])} API</title><h1>The API</h1>"
+            f'<p>The full OpenAPI description: <a href="openapi.json">/openapi.json</a>.</p><ul>{"".join(items)}</ul>')
+
+
 def create_app(variants, batch_size=PASS_SIZE, batching=True, device="cpu"):
     """The app over `variants` ({name: Variant}, from load_variants)."""
     batcher = Batcher(batch_size, batching, device)
@@ -74,7 +82,8 @@ def create_app(variants, batch_size=PASS_SIZE, batching=True, device="cpu"):
         yield
         batcher.close()
 
-    app = FastAPI(title="doggan", summary="Dogs from the trained GAN variants, per breed", lifespan=lifespan)
+    app = FastAPI(title="doggan", summary="Dogs from the trained GAN variants, per breed", lifespan=lifespan,
+                  docs_url=None, redoc_url=None)  # their pages need a CDN; /docs below does not
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
@@ -96,9 +105,14 @@ def create_app(variants, batch_size=PASS_SIZE, batching=True, device="cpu"):
     async def page():
         return PAGE
 
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/redoc", response_class=HTMLResponse, include_in_schema=False)
+    async def docs():
+        return docs_page(app.openapi())
+
     @app.get("/api/variants")
     async def list_variants():
-        """Every variant with a folder in models/: its breeds and score, or why it cannot serve."""
+        """Every variant with a folder in models/: its score and, if conditional, its breeds; or why it cannot serve."""
         return {"variants": [v.describe() for v in variants.values()],
                 "limits": {"n": [1, MAX_IMAGES], "seed": [0, MAX_SEED], "truncation": [MIN_TRUNCATION, MAX_TRUNCATION]}}
 
@@ -106,7 +120,8 @@ def create_app(variants, batch_size=PASS_SIZE, batching=True, device="cpu"):
              responses={200: {"content": {"image/png": {}, "application/zip": {}}}})
     async def generate(
         variant: Annotated[str, Query(description="a variant, as /api/variants lists them")],
-        breed: Annotated[str | None, Query(description="a breed name (any case); left out: breeds drawn uniformly")] = None,
+        breed: Annotated[str | None, Query(description="a breed name as listed or shown (any case, spaces or _); "
+                                                       "left out: breeds drawn uniformly")] = None,
         n: Annotated[int, Query(ge=1, le=MAX_IMAGES, description="number of images")] = 16,
         seed: Annotated[int, Query(ge=0, le=MAX_SEED, description="seed of the latents (and breeds)")] = 0,
         truncation: Truncation = 0.0,
@@ -137,7 +152,7 @@ def main(argv=None):
 
     parser = argparse.ArgumentParser(prog="doggan serve", description="A web page and an HTTP API over the trained generators.")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on, 1 to 65535")
     parser.add_argument("--models", default="models", help="folder holding <variant>/generator.pt")
     parser.add_argument("--metrics", default="reports/metrics", help="folder holding <variant>.json scores")
     parser.add_argument("--batch-size", type=int, default=PASS_SIZE,
@@ -146,6 +161,8 @@ def main(argv=None):
                         help="never pack two requests into one pass (to measure what batching gains)")
     parser.add_argument("--device", default="auto", help="auto (a free GPU, else the CPU), cpu, cuda or cuda:N")
     args = parser.parse_args(argv)
+    if not 1 <= args.port <= 65535:  # uvicorn would fail only after start-up, with a traceback
+        raise UserError(f"--port: expected 1 to 65535, got {args.port}")
     if args.batch_size < 1:
         raise UserError(f"--batch-size: expected an integer >= 1, got {args.batch_size}")
     device = pick_device(args.device)  # on CUDA with deterministic kernels: the same query, the same bytes

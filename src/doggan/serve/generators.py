@@ -7,7 +7,6 @@ alone or shared a pass, and the same as `python -m doggan.generate` draws.
 """
 
 import json
-import pickle
 import threading
 from collections import deque
 from concurrent.futures import Future
@@ -16,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from doggan.generate import forward_pass, is_conditional, load_generator
+from doggan.generate import UnreadableGenerator, forward_pass, is_conditional, load_generator
 from doggan.models import VARIANTS
 
 SCORE_KEYS = ("fid", "kid", "kid_std", "precision", "recall", "density", "coverage", "mifid", "distance", "network",
@@ -34,11 +33,12 @@ class Variant:
     score: dict = None
 
     def describe(self):
-        """What GET /api/variants says of this variant."""
+        """What GET /api/variants says of this variant: breeds only where a request may name one."""
         if self.generator is None:
             return {"name": self.name, "available": False, "reason": self.reason}
-        return {"name": self.name, "available": True, "conditional": is_conditional(self.payload),
-                "breeds": self.payload["breeds"], "score": self.score}
+        conditional = is_conditional(self.payload)
+        return {"name": self.name, "available": True, "conditional": conditional,
+                **({"breeds": self.payload["breeds"]} if conditional else {}), "score": self.score}
 
 
 def read_score(path):
@@ -56,13 +56,10 @@ def load_variant(name, models, metrics, device="cpu"):
     if not path.is_file():
         return Variant(name, reason=f"no {path} (train it: `make repro`)")
     try:
-        generator, payload = load_generator(path, device)
-        if payload["variant"] != name:
-            raise ValueError(f"it holds a {payload['variant']} generator")
-    except pickle.UnpicklingError:  # torch's own message suggests weights_only=False: wrong advice here
-        return Variant(name, reason=f"cannot load {path}: torch.load(weights_only=True) refuses it (junk, or code "
-                                    "beside the weights; nothing in it was run)")
-    except Exception as exc:  # any failure means this one cannot serve; the others still do
+        generator, payload = load_generator(path, device, name)
+    except UnreadableGenerator as exc:  # says why, naming the file
+        return Variant(name, reason=str(exc))
+    except Exception as exc:  # any other failure (out of GPU memory) means this one cannot serve; the others still do
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         return Variant(name, reason=f"cannot load {path}: {first_line}")
     return Variant(name, generator, payload, score=read_score(metrics / f"{name}.json"))
