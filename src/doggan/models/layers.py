@@ -115,6 +115,8 @@ def minibatch_stddev(x, group=4):
     g = min(group, n)
     while n % g:
         g -= 1
+    if g == 1:  # no group size up to `group` divides a prime batch (31): one group, or D would read a constant
+        g = n
     with float32(x) as (y,):  # a bf16 variance keeps 8 bits: the diversity D reads would be noise
         std = (y.view(g, -1, c, h, w).var(0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (n / g,)
     return torch.cat([x, std.to(x.dtype).repeat(g)[:, None, None, None].expand(n, 1, h, w)], 1)
