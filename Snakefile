@@ -8,7 +8,9 @@ from pathlib import Path
 import yaml
 
 from doggan.cli import usable_cpus
+from doggan.errors import UserError
 from doggan.imports import closure, model_code, variant_file
+from doggan.validate import check_params
 
 configfile: "params.yaml"
 
@@ -19,6 +21,13 @@ NO_SLURM = ("--profile profiles/slurm needs SLURM (no sbatch on PATH): run it on
             "or leave the profile out to run here (snakemake --cores 4 report)")
 if PROFILE == "slurm" and shutil.which("sbatch") is None:
     print(f"hint: {NO_SLURM}", file=sys.stderr)  # a dry run still shows the plan
+
+# Every value checked as the Snakefile is read, before any job can replace its outputs: one line
+# naming the key (dvc.yaml checks them in its first stage, check_params: DVC runs no code of ours before)
+try:
+    check_params(config)
+except UserError as exc:
+    sys.exit(f"error: {exc}")
 
 VARIANTS = list(config["variants"])
 IMAGES, ANNOTATIONS = config["data"]["images"], config["data"]["annotations"]
@@ -80,13 +89,6 @@ def FOLDER(path):
     return sorted(str(p) for p in Path(path).rglob("*") if p.is_file() and "__pycache__" not in p.parts)
 
 
-# Every rule waits for params.yaml's check (steps/check_params.py), so that a bad value stops the run
-# before any rule replaces its outputs. The check's output never changes its bytes: ancient() keeps
-# its new date from making every rule look out of date.
-CHECKED = "data/interim/params_valid.json"
-localrules: check_params  # seconds of work: on the machine that runs Snakemake, not a cluster job
-
-
 onstart:  # runs before the first job, not in a dry run
     if PROFILE == "slurm" and shutil.which("sbatch") is None:
         sys.exit(f"error: {NO_SLURM}")
@@ -94,7 +96,7 @@ onstart:  # runs before the first job, not in a dry run
 
 rule report:
     input:
-        ancient(CHECKED), SOURCES("report"), FOLDER("src/doggan/report"),
+        SOURCES("report"), FOLDER("src/doggan/report"),
         expand("reports/metrics/{variant}.json", variant=VARIANTS),
         expand("reports/train/{variant}/{name}", variant=VARIANTS, name=["metrics.json", "params.yaml", "plots"]),
         expand("reports/figures/{variant}_{kind}.png", variant=VARIANTS, kind=["samples", "breeds"]),
@@ -105,29 +107,22 @@ rule report:
     shell: "python steps/report.py --params {params.file} --reports {params.reports}"
 
 
-rule check_params:
-    input: SOURCES("check_params"), FOLDER("src/doggan/models"), MODEL_CODE
-    output: CHECKED
-    params: settings={"params.yaml": config}, file=PARAMS
-    shell: "python steps/check_params.py --params {params.file} --out {output}"
-
-
 rule demo_data:
-    input: ancient(CHECKED), SOURCES("demo_data")
+    input: SOURCES("demo_data")
     output: images=directory("data/raw/demo/all-dogs"), annotations=directory("data/raw/demo/Annotation")
     params: settings=P("demo"), file=PARAMS, out="data/raw/demo"
     shell: "python steps/demo_data.py --params {params.file} --out {params.out}"
 
 
 rule parse:
-    input: ancient(CHECKED), SOURCES("parse"), images=IMAGES, annotations=ANNOTATIONS
+    input: SOURCES("parse"), images=IMAGES, annotations=ANNOTATIONS
     output: boxes="data/interim/annotations.csv", quality="data/interim/parse_quality.json"
     params: settings=P("data.strict"), file=PARAMS
     shell: "python steps/parse.py --params {params.file} --images {input.images} --annotations {input.annotations} --out {output.boxes} --quality {output.quality}"
 
 
 rule crop:
-    input: ancient(CHECKED), SOURCES("crop"), images=IMAGES, boxes=rules.parse.output.boxes, parse_quality=rules.parse.output.quality
+    input: SOURCES("crop"), images=IMAGES, boxes=rules.parse.output.boxes, parse_quality=rules.parse.output.quality
     output:
         crops="data/interim/crops.npy", table="data/interim/crops.csv", quality="reports/data_quality.json",
         figure="reports/figures/crops.png",
@@ -137,7 +132,7 @@ rule crop:
 
 
 rule featnet:
-    input: ancient(CHECKED), SOURCES("featnet"), crops=rules.crop.output.crops, table=rules.crop.output.table
+    input: SOURCES("featnet"), crops=rules.crop.output.crops, table=rules.crop.output.table
     output: net="models/featnet.pt", metrics="reports/featnet.json"
     params: settings=P("threads", "device", "featnet"), file=PARAMS
     threads: TORCH_THREADS
@@ -146,7 +141,7 @@ rule featnet:
 
 
 rule reference:
-    input: ancient(CHECKED), SOURCES("reference"), crops=rules.crop.output.crops, table=rules.crop.output.table, featnet=rules.featnet.output.net
+    input: SOURCES("reference"), crops=rules.crop.output.crops, table=rules.crop.output.table, featnet=rules.featnet.output.net
     output: reference=REFERENCE, yardsticks="reports/yardsticks.json"
     params: settings=P("threads", "device", "metric", "generate.n_images"), file=PARAMS
     threads: TORCH_THREADS
@@ -156,7 +151,7 @@ rule reference:
 
 rule train:
     input:
-        ancient(CHECKED), lambda w: SOURCES("train", w.variant),
+        lambda w: SOURCES("train", w.variant),
         crops=rules.crop.output.crops, table=rules.crop.output.table, featnet=rules.featnet.output.net,
     output:
         generator="models/{variant}/generator.pt", metrics="reports/train/{variant}/metrics.json",
@@ -168,7 +163,7 @@ rule train:
 
 
 rule generate:
-    input: ancient(CHECKED), lambda w: SOURCES("generate", w.variant), generator=rules.train.output.generator
+    input: lambda w: SOURCES("generate", w.variant), generator=rules.train.output.generator
     output:
         submission="submissions/{variant}/images.zip", figure="reports/figures/{variant}_samples.png",
         breed_figure="reports/figures/{variant}_breeds.png", record="reports/generate/{variant}.json",
@@ -180,9 +175,9 @@ rule generate:
 
 rule score:
     input:
-        ancient(CHECKED), SOURCES("score"), submission=rules.generate.output.submission, reference=REFERENCE, featnet=rules.featnet.output.net,
-    output: "reports/metrics/{variant}.json"
+        SOURCES("score"), submission=rules.generate.output.submission, reference=REFERENCE, featnet=rules.featnet.output.net,
+    output: metrics="reports/metrics/{variant}.json", summary="reports/summary/{variant}.json"
     params: settings=P("threads", "device", "metric", "generate.n_images"), file=PARAMS
     threads: TORCH_THREADS
     resources: **GPU
-    shell: "python steps/score.py --params {params.file} --submission {input.submission} --reference {input.reference} --featnet {input.featnet} --out {output}"
+    shell: "python steps/score.py --params {params.file} --submission {input.submission} --reference {input.reference} --featnet {input.featnet} --out {output.metrics} --summary {output.summary}"

@@ -21,7 +21,7 @@ from conftest import make_project, project_env, run
 
 pytestmark = pytest.mark.slurm
 
-RULES = {"demo_data", "parse", "crop", "featnet", "reference", "train", "generate", "score", "report"}  # check_params is local
+RULES = {"demo_data", "parse", "crop", "featnet", "reference", "train", "generate", "score", "report"}
 STEPS = 400  # ~6 s of training on 2 cores: time enough to requeue train@dcgan mid-run
 # Client commands and the jobs' nested `srun` read the default path: the slurm executor's job step
 # drops SLURM_CONF with every other SLURM_* variable (snakemake-executor-plugin-slurm issue 164).

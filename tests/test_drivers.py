@@ -18,8 +18,18 @@ from conftest import ROOT, dvc_dag, make_project, project_env, run, snakemake_da
 from doggan.cli import usable_cpus
 
 
+CHECKED = "data/interim/params_valid.json"
+
+
 def test_dvc_and_snakemake_declare_the_same_dag(tiny_project):
+    """The same stages but one: DVC removes a stage's outputs before running any of our code, so
+    dvc.yaml checks the params in a first stage, check_params, whose output every stage depends on;
+    the Snakefile checks them as it is read, before any job."""
     dvc, snake = dvc_dag(tiny_project), snakemake_dag(tiny_project)
+    assert CHECKED in dvc.pop("check_params")[2]
+    for name, (command, deps, outs, params) in dvc.items():
+        assert CHECKED in deps, name
+        dvc[name] = (command, deps - {CHECKED}, outs, params)
     assert sorted(dvc) == sorted(snake)
     assert {"demo_data", "parse", "crop", "featnet", "reference", "train@dcgan", "generate@dcgan", "score@dcgan",
             "report"} <= set(dvc)
@@ -98,7 +108,7 @@ def test_snakemake_threads_and_the_slurm_profile_plan_the_dag(tiny_project, with
     assert len(train_jobs) == 2 and all(f"threads: {share}" in job for job in train_jobs)
     assert usable_cpus() > 2 or share == 4
     cluster, train_jobs = dry_run("snakemake -n --profile profiles/slurm report")
-    assert snakemake_planned(cluster) == {"check_params", "demo_data", "parse", "crop", "featnet", "reference", "train", "generate",
+    assert snakemake_planned(cluster) == {"demo_data", "parse", "crop", "featnet", "reference", "train", "generate",
                                           "score", "report"}
     assert len(train_jobs) == 2 and all("runtime=720" in job and "gpu=1" in job for job in train_jobs)  # the profile's
     assert "Traceback" not in cluster
@@ -147,9 +157,57 @@ def snakemake_project(tmp_path_factory):
 DETERMINISTIC = ["data/interim/crops.npy", "models/dcgan/generator.pt", "models/biggan/generator.pt",
                  "submissions/dcgan/images.zip"]
 EXPECTED_OUTPUTS = ["reports/index.html", "reports/README.md", "reports/losses.png", "reports/metrics/dcgan.json",
+                    "reports/summary/dcgan.json",
                     "reports/data_quality.json", "reports/figures/crops.png", "reports/figures/dcgan_samples.png",
                     "submissions/dcgan/images.zip", "models/dcgan/generator.pt", "models/dcgan/checkpoint.pt",
                     "data/interim/crops.npy", "data/interim/reference_rotnet.npz"]
+
+
+def test_dvcs_metrics_are_a_few_scores_per_variant_and_the_full_scores_a_plain_output():
+    """`dvc metrics show` and `dvc exp show` print a column per metric: the score stage's metrics are
+    its summary (five scores), and the metrics json, every score that the report and doggan serve read,
+    is a plain output, kept in git (cache: false)."""
+    import importlib.util
+
+    score = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["score"]["do"]
+    assert score["metrics"] == [{"reports/summary/${key}.json": {"cache": False}}]
+    assert {"reports/metrics/${key}.json": {"cache": False}} in score["outs"]
+    spec = importlib.util.spec_from_file_location("score_step", ROOT / "steps/score.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    full = {"fid": 4.323215, "kid": 0.0380234, "kid_std": 0.0021, "precision": 0.7213, "recall": 0.0612, "density": 0.43,
+            "coverage": 0.17, "mifid": 4.323215, "distance": 0.0252, "distance_thresholded": 1.0, "cosine_eps": 0.005,
+            "network": "rotnet", "n": 10000}
+    assert module.summary(full) == {"fid": 4.323, "kid": 0.03802, "precision": 0.7213, "recall": 0.0612, "mifid": 4.323}
+
+
+def readme_commands(start):
+    from test_docs import shown_commands
+
+    commands = [command for page, command in shown_commands() if page == "README.md" and command.startswith(start)]
+    assert commands, f"README.md shows no `{start}`"
+    return commands
+
+
+@pytest.mark.e2e
+def test_the_readmes_comparisons_print_a_few_columns(dvc_project):
+    """The README's `dvc metrics show` and `dvc exp show` lines, run on the tiny project: a row per
+    variant of its five scores, and a column per variant's FID beside the params the README changes
+    (bare, `dvc exp show` prints hundreds of columns)."""
+    root = dvc_project[0]
+    variants = list(yaml.safe_load((root / "params.yaml").read_text())["variants"])
+    for variant in variants:
+        summary = json.loads((root / f"reports/summary/{variant}.json").read_text())
+        full = json.loads((root / f"reports/metrics/{variant}.json").read_text())
+        assert len(summary) <= 6 and all(math.isclose(value, full[key], rel_tol=1e-3) for key, value in summary.items())
+    for command in readme_commands("dvc metrics show"):
+        lines = run(command, root).stdout.strip().splitlines()
+        assert lines[0].split() == ["Path", "fid", "kid", "mifid", "precision", "recall"], lines[0]
+        assert sorted(line.split()[0] for line in lines[1:]) == [f"reports/summary/{v}.json" for v in sorted(variants)]
+    for command in readme_commands("dvc exp show"):
+        header = run(command + " --csv", root).stdout.splitlines()[0].split(",")
+        fids = {f"reports/summary/{v}.json:fid" for v in variants}
+        assert set(header) == {"Experiment", "model.lr", "model.budget", *fids}, header
 
 
 @pytest.mark.e2e
@@ -167,13 +225,14 @@ def test_dvc_repro_runs_everything_then_nothing_then_only_what_lr_touches(dvc_pr
     params = yaml.safe_load((root / "params.yaml").read_text())
     inheriting = [v for v, over in params["variants"].items() if "lr" not in over]
     assert inheriting and len(inheriting) < len(params["variants"])
-    assert ran_stages(exp.stdout) == ({f"train@{v}" for v in params["variants"]} | {"report"}
+    assert ran_stages(exp.stdout) == ({"check_params"} | {f"train@{v}" for v in params["variants"]} | {"report"}
                                       | {f"{stage}@{v}" for v in inheriting for stage in ("generate", "score")})
     resolved = yaml.safe_load((root / "reports/train/dcgan/params.yaml").read_text())  # what trained
     assert resolved["lr"] == 3.0e-4 and resolved["label_smoothing"] == 0.0
     # one knob trains every variant longer: only the train stages and what follows them rerun
     exp = run("dvc exp run -S model.budget=2.0", root)
-    assert ran_stages(exp.stdout) == {f"{stage}@{v}" for v in params["variants"] for stage in ("train", "generate", "score")} | {"report"}
+    assert ran_stages(exp.stdout) == {f"{stage}@{v}" for v in params["variants"] for stage in ("train", "generate", "score")} | {
+        "check_params", "report"}
     for variant in params["variants"]:
         resolved = yaml.safe_load((root / f"reports/train/{variant}/params.yaml").read_text())
         assert (resolved["budget"], resolved["steps"]) == (2.0, 2 * params["model"]["steps"]), variant
@@ -227,7 +286,7 @@ def test_a_new_variant_is_one_module_and_one_params_block(dvc_project, tmp_path)
     params["variants"]["toy"] = {**full["variants"]["gan"], "width": 8, "steps": 4}
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {"PYTHONPATH": str(root / "src")}  # the copy's code, with its new module, not the installed one
-    assert ran_stages(run("dvc repro", root, env=env).stdout) == {"train@toy", "generate@toy", "score@toy", "report"}
+    assert ran_stages(run("dvc repro", root, env=env).stdout) == {"check_params", "train@toy", "generate@toy", "score@toy", "report"}
     assert "toy" in (root / "reports/README.md").read_text()
     assert json.loads((root / "reports/metrics/toy.json").read_text())["n"] == 40
 

@@ -434,6 +434,20 @@ def test_biggan_conditions_every_block():
     assert not torch.allclose(G(z, torch.tensor([1])), base)  # the shared embedding conditions the BNs
 
 
+def test_truncation_is_refused_where_it_changes_nothing():
+    """progan pixel-normalises z: truncated latents drew the same spread as plain ones (pixel std over
+    z 0.364 at 0.5 against 0.359 at 0), so the option would do nothing, silently."""
+    from doggan.errors import ParamError
+    from doggan.generate import sample_inputs
+
+    G = tiny_model("progan").generator.eval()
+    spread = lambda t: G(*sample_inputs({"variant": "biggan", "config": {"nz": 16}}, [0] * 64, t)).std(0).mean()  # noqa: E731
+    assert spread(0.5) > 0.8 * spread(0.0)  # biggan's z, truncated, through progan's G: barely narrower
+    with pytest.raises(ParamError, match="truncation: progan normalises z"):
+        sample_inputs({"variant": "progan", "config": {"nz": 16}}, [0, 1], 0.5)
+    assert len(sample_inputs({"variant": "progan", "config": {"nz": 16}}, [0, 1], 0.0)[0]) == 2
+
+
 def test_truncation_bounds_latents():
     z = latents(1000, 20, 0.5, torch.Generator().manual_seed(0))
     assert z.abs().max() <= 0.5 and z.std() < 0.35

@@ -121,6 +121,8 @@ PASS_SIZE = 16  # images per forward pass in the CLI and the server: the fastest
 def sample_inputs(payload, labels, truncation=0.0, seed=0):
     """(z, y): the latents and labels that `sample` feeds the generator, a function of the seed alone."""
     rng = torch.Generator().manual_seed(seed)
+    if truncation > 0 and not variant_module(payload["variant"]).Model.truncation_acts:
+        raise ParamError(f"truncation: {payload['variant']} normalises z, so truncating it changes nothing (use 0)")
     z = latents(len(labels), payload["config"]["nz"], truncation, rng)
     return z, torch.as_tensor(np.asarray(labels), dtype=torch.long)
 

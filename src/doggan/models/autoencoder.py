@@ -84,6 +84,9 @@ class Model(GANModel):
         params = [*self.encoder.parameters(), *self.generator.parameters()]
         self.optimizers = {"ae": torch.optim.Adam(params, cfg.lr, betas=(cfg.beta1, cfg.beta2))}
 
+    def compile_targets(self):
+        return [self.encoder, self.generator.decoder]  # what train_step runs; it has no discriminator
+
     def train_step(self, real, labels, progress):
         with self.autocast():
             loss = reconstruction_loss(self.generator.decoder(self.encoder(real)), real, self.cfg.loss)

@@ -38,6 +38,9 @@ class TrainConfig:
     amp: bool              = option("bf16 autocast when a CUDA GPU is present")
     channels_last: bool    = option("train with images and conv weights in channels-last (NHWC) memory layout: "
                                     "the same sums in another order, faster for some nets (make bench)")
+    compile: bool          = option("torch.compile the networks each training step runs, in place (the same "
+                                    "state_dict, checkpoints and generator.pt as without); its compile time pays "
+                                    "only on long runs (docs/benchmarks.md)")
 
 
     STEP_FIELDS = ("steps", "fid_every", "checkpoint_every")  # what `budget` multiplies; a variant may add its own
@@ -65,6 +68,7 @@ class GANModel(nn.Module):
     """
 
     conditional = False  # whether G uses the breed label
+    truncation_acts = True  # whether truncating z (generate.truncation) changes what G draws
 
     def __init__(self, cfg, n_classes):
         super().__init__()
@@ -92,6 +96,20 @@ class GANModel(nn.Module):
         loss.backward()
         self.optimizers[name].step()
         return loss.detach()
+
+    def compile_targets(self):
+        """The modules whose forward() train_step calls, for compile_networks: G and D. A variant whose
+        step runs other modules says so; one whose step calls other methods overrides compile_networks."""
+        return [self.generator, self.discriminator]
+
+    def compile_networks(self):
+        """torch.compile what train_step runs, in place (nn.Module.compile): the parameters, buffers and
+        state_dict keys stay the plain modules' own, so checkpoints and generator.pt load with compile on
+        or off, and the optimisers keep their tensors. Called by the loop once the model is on its device
+        and in its memory layout. The EMA generator stays eager: it only samples, a few passes per FID."""
+        for module in self.compile_targets():
+            if module._compiled_call_impl is None:  # once: a second train() on this model compiles nothing new
+                module.compile(**COMPILE_OPTIONS)
 
     def setup_ema(self):
         if self.cfg.ema > 0:
@@ -170,6 +188,21 @@ class GANModel(nn.Module):
             m.training = mode
         for m, momentum in zip(norms, momenta):
             m.momentum = momentum
+
+
+# Keyword arguments of every torch.compile of compile_networks (the tests add a cheaper backend).
+# Static shapes: every module compiled in place shares the code of nn.Module._call_impl, and Dynamo's
+# automatic dynamic shapes took the decoder's input after the encoder's for a changed shape and
+# compiled it for dynamic ones (whose backward inductor then failed to build); a step's shapes are
+# fixed anyway (full batches only).
+COMPILE_OPTIONS = {"dynamic": False}
+
+
+def compile_method(module, name, **options):
+    """Compile `module.<name>` in place for calls on this instance only (an instance attribute that
+    state_dict does not see); for a variant whose train_step calls a method other than forward()."""
+    if name not in vars(module):
+        setattr(module, name, torch.compile(getattr(module, name), **{**COMPILE_OPTIONS, **options}))
 
 
 def spectral_norm_vectors(module):

@@ -11,6 +11,7 @@ with the sampler (the EMA generator where there is one) of its best cheap FID, a
 conditional-DCGAN solution kept its best epoch; that choice is part of the checkpoint too.
 """
 
+import contextlib
 import copy
 import math
 import time
@@ -128,6 +129,8 @@ def train(model, images, labels, *, seed, checkpoint_path, fingerprint, device="
     device = torch.device(device)
     layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
     model.to(device, memory_format=layout).train()
+    if cfg.compile:  # in place, on the device and in the layout the steps run in (the first steps compile)
+        model.compile_networks()
     start, seconds, best, clock = load_checkpoint(checkpoint_path, model, fingerprint)
     if amp is None:
         amp = cfg.amp and device.type == "cuda"
@@ -148,11 +151,14 @@ def train(model, images, labels, *, seed, checkpoint_path, fingerprint, device="
     def sample_and_score(step):
         started = elapsed()
         clock.curve.append([step, round(started - clock.evaluating, 3)])
-        model.prepare_sampler(images, device)
-        if evaluate:
-            fid = evaluate(step)
-            if model.sampler_is_final():
-                best.offer(step, fid, model.sampler())
+        # eager: a compiled G or encoder would compile again for eval mode, no_grad and another batch
+        # size, seconds each, for a few passes per cheap FID
+        with torch.compiler.set_stance("force_eager") if cfg.compile else contextlib.nullcontext():
+            model.prepare_sampler(images, device)
+            if evaluate:
+                fid = evaluate(step)
+                if model.sampler_is_final():
+                    best.offer(step, fid, model.sampler())
         clock.evaluating += elapsed() - started
 
     for step in range(start, end):
