@@ -319,7 +319,7 @@ def test_doggan_serve_without_generators_says_so_in_one_line(tmp_path, monkeypat
         main()
     err = capsys.readouterr().err
     assert stop.value.code == 2 and err.count("\n") == 1
-    assert err.startswith(f"error: no trained generator in {tmp_path / 'models'}/ (run `make repro` first); biggan: no ")
+    assert err.startswith(f"error: no trained generator in {tmp_path / 'models'}/ (`make repro` trains models/, `make quality` data/quality/models/); biggan: no ")
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["doggan"] == "doggan.__main__:main"
 

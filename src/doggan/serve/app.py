@@ -30,7 +30,7 @@ from doggan.errors import ParamError, UserError
 from doggan.generate import (MAX_SEED, MAX_TRUNCATION, MIN_TRUNCATION, PASS_SIZE, UnknownBreed, breed_labels,
                              check_truncation, png_bytes, sample_inputs, write_png_zip)
 from doggan.io import image_grid
-from doggan.serve.generators import Batcher, load_variants
+from doggan.serve.generators import TRAIN_HINT, Batcher, load_variants
 
 PAGE = (Path(__file__).parent / "page.html").read_text()
 MAX_IMAGES = 64
@@ -171,7 +171,7 @@ def main(argv=None):
     serving = [name for name, v in variants.items() if v.generator is not None]
     if not serving:
         found = "".join(f"; {name}: {v.reason}" for name, v in variants.items())
-        raise UserError(f"no trained generator in {args.models}/ (run `make repro` first){found}")
+        raise UserError(f"no trained generator in {args.models}/ ({TRAIN_HINT}){found}")
     for name, v in variants.items():
         if v.generator is None:
             print(f"warning: {name} is unavailable: {v.reason}")

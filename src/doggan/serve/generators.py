@@ -18,6 +18,7 @@ import torch
 from doggan.generate import UnreadableGenerator, forward_pass, is_conditional, load_generator
 from doggan.models import VARIANTS
 
+TRAIN_HINT = "`make repro` trains models/, `make quality` data/quality/models/"
 SCORE_KEYS = ("fid", "kid", "kid_std", "precision", "recall", "density", "coverage", "mifid", "distance", "network",
               "n")  # of reports/metrics/<V>.json, as the page shows them
 
@@ -54,7 +55,7 @@ def load_variant(name, models, metrics, device="cpu"):
     """Variant `name` from models/<name>/generator.pt (weights_only), its score from metrics/<name>.json."""
     path = models / name / "generator.pt"
     if not path.is_file():
-        return Variant(name, reason=f"no {path} (train it: `make repro`)")
+        return Variant(name, reason=f"no {path} ({TRAIN_HINT})")
     try:
         generator, payload = load_generator(path, device, name)
     except UnreadableGenerator as exc:  # says why, naming the file
