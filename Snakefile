@@ -42,8 +42,9 @@ THREADS = config["threads"]
 TORCH_THREADS = THREADS if PROFILE == "slurm" else max(THREADS, math.ceil(THREADS * workflow.cores / usable_cpus()))
 # Torch steps use a GPU where torch sees one (params.yaml `device: auto`): each declares `gpu=1`, so
 # `--resources gpu=N` runs at most N of them at once, and each takes a GPU no other doggan job
-# holds (doggan.device.pick_device). Without --resources, Snakemake does not count GPUs.
-GPU = {"gpu": 1}
+# holds (doggan.device.pick_device). Without --resources, Snakemake does not count GPUs. Under
+# SLURM the plugin turns gpu=1 into sbatch's --gpus=1: there the profile says which jobs ask for one.
+GPU = {} if PROFILE == "slurm" else {"gpu": 1}
 
 
 def params_file():
