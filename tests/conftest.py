@@ -26,8 +26,13 @@ def section_config(cls, section, **overrides):
 
 
 def variant_config(variant, **overrides):
-    """A variant's Config from the shipped `model:` and `variants.<variant>`, some overridden."""
-    config = load_merged(variant_module(variant).Config, PARAMS, "model", f"variants.{variant}")
+    """A variant's Config from the shipped `model:` and `variants.<variant>`, some overridden. A variant
+    the demo does not train (plain_dcgan: only the quality run's bench/quality.yaml has its block) takes
+    the overrides as its block: they must give its own options."""
+    params = PARAMS
+    if variant not in PARAMS["variants"]:
+        params = {**PARAMS, "variants": {**PARAMS["variants"], variant: overrides}}
+    config = load_merged(variant_module(variant).Config, params, "model", f"variants.{variant}")
     return dataclasses.replace(config, **overrides)
 
 

@@ -21,6 +21,7 @@ TINY = {
     "progan": dict(channels=16, nz=16, embed=4, resolution_steps=[3, 3, 3, 3, 6], fade=0.5, ema=0.9),
     "autoencoder": dict(width=8, nz=64),
     "biggan": dict(g_ch=4, d_ch=4, nz=20, shared_dim=8, ema=0.9),
+    "plain_dcgan": dict(ngf=8, ndf=8, nz=16),
 }
 
 

@@ -50,6 +50,59 @@ def test_cdcgan_uses_09_0_targets_and_conditions_both_networks():
     assert not torch.equal(model.discriminator(x, torch.tensor([0])), model.discriminator(x, torch.tensor([0])))
 
 
+
+def test_plain_dcgan_takes_pytorch_examples_steps():
+    """Two training steps of plain_dcgan (logits, the shared BCE with logits) against two iterations of
+    pytorch/examples' dcgan/main.py written out as there (D ending in nn.Sigmoid, nn.BCELoss, labels
+    1 and 0, errD_real and errD_fake backward, D's step, then G's) on copies of the same networks."""
+    model = tiny_model("plain_dcgan")
+    cfg = model.cfg
+    netG, netD = copy.deepcopy(model.generator), torch.nn.Sequential(copy.deepcopy(model.discriminator), torch.nn.Sigmoid())
+    optimizerD = torch.optim.Adam(netD.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
+    optimizerG = torch.optim.Adam(netG.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
+    criterion = torch.nn.BCELoss()
+    images, labels = data(4)
+    real_cpu = images.float() / 127.5 - 1
+    for step in range(2):
+        torch.manual_seed(step)
+        ours = model.train_step(real_cpu, labels, 0.0)
+        torch.manual_seed(step)
+        netD.zero_grad()
+        label = torch.full((len(real_cpu),), 1.0)
+        errD_real = criterion(netD(real_cpu), label)
+        errD_real.backward()
+        fake = netG(torch.randn(len(real_cpu), cfg.nz, 1, 1))  # z drawn after D's real pass: D draws nothing
+        label.fill_(0.0)
+        errD_fake = criterion(netD(fake.detach()), label)
+        errD_fake.backward()
+        optimizerD.step()
+        netG.zero_grad()
+        label.fill_(1.0)
+        errG = criterion(netD(fake), label)
+        errG.backward()
+        optimizerG.step()
+        assert ours["loss_d"].item() == pytest.approx((errD_real + errD_fake).item(), rel=1e-5)
+        assert ours["loss_g"].item() == pytest.approx(errG.item(), rel=1e-5)
+    for ours_net, their_net in ((model.generator, netG), (model.discriminator, netD[0])):
+        for (name, mine), theirs in zip(ours_net.state_dict().items(), their_net.state_dict().values(), strict=True):
+            assert torch.allclose(mine.float(), theirs.float(), atol=1e-6), name
+
+
+def test_plain_dcgan_initialises_as_pytorch_examples():
+    """Every convolution N(0, 0.02) without a bias, every BatchNorm weight N(1, 0.02) and bias 0; the
+    example's widths: ngf x 8, 4, 2, 1 in G, ndf x 1, 2, 4, 8 in D."""
+    model = tiny_model("plain_dcgan", ngf=64, ndf=64, nz=100)
+    convs = [m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert len(convs) == 10 and len(norms) == 7 and all(m.bias is None for m in convs)
+    weights = torch.cat([m.weight.detach().flatten() for m in convs])
+    assert abs(weights.mean()) < 1e-3 and weights.std().item() == pytest.approx(0.02, rel=0.02)
+    gammas = torch.cat([m.weight.detach() for m in norms])
+    assert gammas.mean().item() == pytest.approx(1.0, abs=3e-3) and gammas.std().item() == pytest.approx(0.02, rel=0.1)
+    assert all(torch.equal(m.bias, torch.zeros_like(m.bias)) for m in norms)
+    assert [m.out_channels for m in convs] == [512, 256, 128, 64, 3, 64, 128, 256, 512, 1]
+
+
 def test_mode_seeking_loss_is_msgans():
     g = torch.Generator().manual_seed(0)
     fake, z = torch.randn(7, 3, 4, 4, generator=g), torch.randn(7, 5, generator=g)
@@ -324,7 +377,7 @@ def test_breedwise_stddev_gradient_is_repeatable():
     assert all(torch.equal(grads[0], grad) for grad in grads[1:])
 
 
-@pytest.mark.parametrize("variant", ["dcgan", "cdcgan", "gan", "biggan"])
+@pytest.mark.parametrize("variant", ["dcgan", "cdcgan", "gan", "biggan", "plain_dcgan"])
 def test_standing_stats_are_the_plain_average_over_the_samplers_batches(variant):
     model = tiny_model(variant)
     images, labels = data(4)
