@@ -29,7 +29,9 @@ try:
 except UserError as exc:
     sys.exit(f"error: {exc}")
 
-VARIANTS = list(config["variants"])
+VARIANTS, SEEDS = list(config["variants"]), config["seeds"]
+RUN = "{variant}/seed{seed}"  # a (variant, training seed) pair, as in every path of its files (doggan.runs)
+RUNS = [f"{variant}/seed{seed}" for variant in VARIANTS for seed in SEEDS]
 IMAGES, ANNOTATIONS = config["data"]["images"], config["data"]["annotations"]
 REFERENCE = f"data/interim/reference_{config['metric']['network']}.npz"
 # Torch steps compute with params.yaml's `threads` (the count shapes the bytes: doggan.device), so
@@ -76,9 +78,14 @@ def P(*keys):
 MODEL_CODE = model_code(VARIANTS)  # parsed once, not once per job
 
 
+wildcard_constraints:
+    variant="[^/]+",
+    seed=r"\d+",
+
+
 def SOURCES(step, variant=None):
-    """The step and the project modules it imports, directly or not (doggan.imports); train and
-    generate also depend on the model code and their variant's module, as dvc.yaml says."""
+    """The step and the project modules it imports, directly or not (doggan.imports); train, generate
+    and resample also depend on the model code and their variant's module, as dvc.yaml says."""
     sources = [f"steps/{step}.py", *closure(f"steps/{step}.py")]
     if variant is not None:
         sources = sorted(set(sources) | set(MODEL_CODE) | {variant_file(variant)})
@@ -98,14 +105,24 @@ onstart:  # runs before the first job, not in a dry run
 rule report:
     input:
         SOURCES("report"), FOLDER("src/doggan/report"),
-        expand("reports/metrics/{variant}.json", variant=VARIANTS),
-        expand("reports/train/{variant}/{name}", variant=VARIANTS, name=["metrics.json", "params.yaml", "plots"]),
-        expand("reports/figures/{variant}_{kind}.png", variant=VARIANTS, kind=["samples", "breeds"]),
-        expand("reports/generate/{variant}.json", variant=VARIANTS),
-        "reports/figures/crops.png", "reports/yardsticks.json", "reports/data_quality.json", "reports/featnet.json",
-    output: "reports/index.html", "reports/README.md", "reports/results.md", "reports/losses.png", "reports/comparison.png"
+        expand("reports/metrics/{run}.json", run=RUNS),
+        expand("reports/train/{run}/{name}", run=RUNS, name=["metrics.json", "params.yaml", "plots"]),
+        expand("reports/figures/{run}_{kind}.png", run=RUNS, kind=["samples", "breeds"]),
+        expand("reports/generate/{run}.json", run=RUNS),
+        "reports/aggregate.json", "reports/figures/crops.png", "reports/yardsticks.json", "reports/data_quality.json",
+        "reports/featnet.json",
+    output: "reports/index.html", "reports/README.md", "reports/results.md", "reports/losses.png", "reports/comparison.png", "reports/seeds.png"
     params: settings={"params.yaml": config}, file=PARAMS, reports="reports"
     shell: "python steps/report.py --params {params.file} --reports {params.reports}"
+
+
+rule aggregate:
+    input:
+        SOURCES("aggregate"), expand("reports/metrics/{run}.json", run=RUNS),
+        expand("reports/resample/{variant}.json", variant=VARIANTS),
+    output: out="reports/aggregate.json", summary="reports/spread.json"
+    params: settings=P("seeds", "variants", "aggregate"), file=PARAMS, metrics="reports/metrics", resampled="reports/resample"
+    shell: "python steps/aggregate.py --params {params.file} --metrics {params.metrics} --resampled {params.resampled} --out {output.out} --summary {output.summary}"
 
 
 rule demo_data:
@@ -155,19 +172,19 @@ rule train:
         lambda w: SOURCES("train", w.variant),
         crops=rules.crop.output.crops, table=rules.crop.output.table, featnet=rules.featnet.output.net,
     output:
-        generator="models/{variant}/generator.pt", metrics="reports/train/{variant}/metrics.json",
-        resolved="reports/train/{variant}/params.yaml", plots=directory("reports/train/{variant}/plots"),
-    params: settings=lambda w: P("threads", "device", "seed", "model", f"variants.{w.variant}"), file=PARAMS, live="reports/train/{variant}"
+        generator=f"models/{RUN}/generator.pt", metrics=f"reports/train/{RUN}/metrics.json",
+        resolved=f"reports/train/{RUN}/params.yaml", plots=directory(f"reports/train/{RUN}/plots"),
+    params: settings=lambda w: P("threads", "device", "model", f"variants.{w.variant}"), file=PARAMS, live=f"reports/train/{RUN}"
     threads: TORCH_THREADS
     resources: **GPU
-    shell: "python steps/train.py --params {params.file} --variant {wildcards.variant} --crops {input.crops} --table {input.table} --featnet {input.featnet} --out {output.generator} --live {params.live}"
+    shell: "python steps/train.py --params {params.file} --variant {wildcards.variant} --seed {wildcards.seed} --crops {input.crops} --table {input.table} --featnet {input.featnet} --out {output.generator} --live {params.live}"
 
 
 rule generate:
     input: lambda w: SOURCES("generate", w.variant), generator=rules.train.output.generator
     output:
-        submission="submissions/{variant}/images.zip", figure="reports/figures/{variant}_samples.png",
-        breed_figure="reports/figures/{variant}_breeds.png", record="reports/generate/{variant}.json",
+        submission=f"submissions/{RUN}/images.zip", figure=f"reports/figures/{RUN}_samples.png",
+        breed_figure=f"reports/figures/{RUN}_breeds.png", record=f"reports/generate/{RUN}.json",
     params: settings=P("threads", "device", "generate"), file=PARAMS
     threads: TORCH_THREADS
     resources: **GPU
@@ -177,8 +194,19 @@ rule generate:
 rule score:
     input:
         SOURCES("score"), submission=rules.generate.output.submission, reference=REFERENCE, featnet=rules.featnet.output.net,
-    output: metrics="reports/metrics/{variant}.json", summary="reports/summary/{variant}.json"
+    output: metrics=f"reports/metrics/{RUN}.json", summary=f"reports/summary/{RUN}.json"
     params: settings=P("threads", "device", "metric", "generate.n_images"), file=PARAMS
     threads: TORCH_THREADS
     resources: **GPU
     shell: "python steps/score.py --params {params.file} --submission {input.submission} --reference {input.reference} --featnet {input.featnet} --out {output.metrics} --summary {output.summary}"
+
+
+rule resample:
+    input:
+        lambda w: SOURCES("resample", w.variant), generator=f"models/{{variant}}/seed{SEEDS[0]}/generator.pt",
+        reference=REFERENCE, featnet=rules.featnet.output.net,
+    output: "reports/resample/{variant}.json"
+    params: settings=P("threads", "device", "generate", "metric", "aggregate.resamples"), file=PARAMS
+    threads: TORCH_THREADS
+    resources: **GPU
+    shell: "python steps/resample.py --params {params.file} --generator {input.generator} --reference {input.reference} --featnet {input.featnet} --out {output}"

@@ -1,4 +1,4 @@
-"""Stage generate@V: a Kaggle submission (images.zip of 64x64 PNGs) and sample grids."""
+"""Stage generate@V-S: a Kaggle submission (images.zip of 64x64 PNGs) and sample grids."""
 
 import argparse
 import time
@@ -10,8 +10,9 @@ from tqdm import tqdm
 from doggan.cli import record_timing, run
 from doggan.config import load_section, read_params
 from doggan.device import torch_setup
-from doggan.generate import GenerateConfig, breeds_in_figure, class_labels, load_generator, sample, write_submission
+from doggan.generate import GenerateConfig, breeds_in_figure, draw_submission, load_generator, sample, write_submission
 from doggan.io import save_grid, write_json
+from doggan.runs import run_of, stage_name
 
 
 def main():
@@ -28,12 +29,8 @@ def main():
     cfg = load_section(GenerateConfig, params, "generate")
     device = torch_setup(params)
     generator, payload = load_generator(args.generator, device)
-    labels = class_labels(cfg.n_images, payload["class_counts"], cfg.class_sampling, cfg.seed)
-    chunks = []
-    for start in tqdm(range(0, cfg.n_images, cfg.batch_size), desc="generate", unit="batch"):
-        chunk = labels[start : start + cfg.batch_size]
-        chunks.append(sample(generator, payload, chunk, cfg.truncation, cfg.seed + start, cfg.batch_size, device))
-    images = np.concatenate(chunks)
+    images = draw_submission(generator, payload, cfg, device=device,
+                             progress=lambda passes: tqdm(passes, desc="generate", unit="batch"))
     write_submission(args.out, images)
     save_grid(args.figure, images[:64])
     # one row per breed shown; an unconditional variant ignores the label, so its rows are just more samples
@@ -42,7 +39,7 @@ def main():
                                              device=device), columns=8)
     write_json(args.record, {**asdict(cfg), "breeds_in_figure": [payload["breeds"][i] for i in shown],
                              "breeds": len(payload["breeds"])})
-    record_timing(f"generate@{payload['variant']}", started)
+    record_timing(stage_name("generate", *run_of(args.generator)), started)
     print(f"generate: {len(images)} images -> {args.out}")
 
 

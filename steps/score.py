@@ -1,14 +1,14 @@
-"""Stage score@V: check the submission as Kaggle did; MiFID, KID and precision/recall/density/coverage
+"""Stage score@V-S: check the submission as Kaggle did; MiFID, KID and precision/recall/density/coverage
 against the reference, and a summary of five of them for `dvc metrics show` and `dvc exp show`."""
 
 import argparse
 import time
-from pathlib import Path
 
 from doggan.cli import record_timing, run
 from doggan.config import load_section, lookup, read_params
 from doggan.device import torch_setup
 from doggan.io import write_json
+from doggan.runs import run_of, stage_name
 from doggan.metrics.features import MetricConfig, feature_network
 from doggan.score import load_reference, read_submission, score_images
 
@@ -38,7 +38,7 @@ def main():
     result = score_images(images, reference, feature_network(cfg, args.featnet, device), cfg, device=device)
     write_json(args.out, result)
     write_json(args.summary, summary(result))
-    record_timing(f"score@{Path(args.out).stem}", started)  # reports/metrics/<variant>.json
+    record_timing(stage_name("score", *run_of(args.out)), started)
     print(f"score: FID {result['fid']:.2f}, KID {result['kid']:.4f}, MiFID {result['mifid']:.2f} (d {result['distance']:.4f}, "
           f"eps {result['cosine_eps']:.4g}), precision {result['precision']:.2f}, recall {result['recall']:.2f} "
           f"on {result['network']}")

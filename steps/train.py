@@ -1,4 +1,4 @@
-"""Stage train@V: train one variant on the crops (resumable), log through DVCLive, save generator.pt."""
+"""Stage train@V-S: train one variant with training seed S on the crops (resumable), log through DVCLive, save generator.pt."""
 
 import argparse
 import hashlib
@@ -14,15 +14,15 @@ from dvclive import Live
 
 import doggan
 from doggan.cli import record_timing, run
-from doggan.config import load_merged, lookup, read_params
+from doggan.config import load_merged, read_params
 from doggan.data.dataset import load_crops
 from doggan.device import describe, torch_setup
-from doggan.errors import ParamError
 from doggan.generate import save_generator
 from doggan.imports import closure, variant_file
 from doggan.metrics.features import RotNetFeatures
 from doggan.metrics.rotnet import load_featnet
 from doggan.models import variant_module
+from doggan.runs import seed_arg, stage_name
 from doggan.training.loop import checkpoint_step, train
 from doggan.training.monitor import CheapFID
 
@@ -44,6 +44,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--variant", required=True)
+    parser.add_argument("--seed", type=seed_arg, required=True, help="training seed (one of params.yaml's seeds)")
     parser.add_argument("--crops", required=True)
     parser.add_argument("--table", required=True)
     parser.add_argument("--featnet", required=True, help="rotnet for the cheap FID during training")
@@ -54,9 +55,7 @@ def main():
     params = read_params(args.params)
     module = variant_module(args.variant)
     cfg = load_merged(module.Config, params, "model", f"variants.{args.variant}").with_budget()
-    seed = lookup(params, "seed")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ParamError(f"seed: expected a non-negative integer, got {seed!r}")
+    seed = args.seed
     device = torch_setup(params)
     images, labels, breeds = load_crops(args.crops, args.table)
     torch.manual_seed(seed)
@@ -91,10 +90,10 @@ def main():
             live.summary["kept_fid_rotnet"] = round(result.best_fid, 2)
     counts = np.bincount(labels.numpy(), minlength=len(breeds))
     save_generator(args.out, model.cpu(), args.variant, breeds, counts)
-    record_timing(f"train@{args.variant}", started, train_seconds=round(result.seconds, 1),
+    record_timing(stage_name("train", args.variant, seed), started, train_seconds=round(result.seconds, 1),
                   images_per_second=round(cfg.steps * cfg.batch_size / max(result.seconds, 1e-9), 1),
                   seconds_at_fid=result.curve)  # [step, training seconds before it]: FID against minutes
-    print(f"train {args.variant}: {result.seconds:.0f} s, kept step {result.best_step} (cheap FID {result.best_fid:.1f})")
+    print(f"train {args.variant}, seed {seed}: {result.seconds:.0f} s, kept step {result.best_step} (cheap FID {result.best_fid:.1f})")
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ def tiny_params(params):
     params["variants"]["dcgan"].pop("lr")  # one variant inherits model.lr, one sets its own (biggan)
     params["generate"].update(n_images=40, batch_size=20)
     params["metric"]["batch_size"] = 50
+    params["aggregate"]["resamples"] = 1
     return params
 
 
@@ -144,6 +145,7 @@ def snakemake_dag(root):
         workflow._prepare_dag(forceall=True, ignore_incomplete=True, lock_warn_only=True, nolock=True)
         workflow._build_dag()
         for job in workflow.dag.jobs:
-            name = job.rule.name + "".join(f"@{v}" for v in job.wildcards_dict.values())
+            wildcards = "-".join(map(str, job.wildcards_dict.values()))  # DVC's names: train@dcgan-0, resample@dcgan
+            name = job.rule.name + (f"@{wildcards}" if wildcards else "")
             stages[name] = (job.shellcmd, set(map(str, job.input)), set(map(str, job.output)), set(job.params.settings))
     return stages

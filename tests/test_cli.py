@@ -28,7 +28,7 @@ def models(tmp_path_factory):
     """Tiny untrained generators: biggan conditional, dcgan not."""
     root = tmp_path_factory.mktemp("models")
     for variant in ("biggan", "dcgan"):
-        save_generator(root / variant / "generator.pt", tiny_model(variant), variant, BREEDS, [5, 3, 2])
+        save_generator(root / variant / "seed0" / "generator.pt", tiny_model(variant), variant, BREEDS, [5, 3, 2])
     return root
 
 
@@ -65,15 +65,16 @@ def draw(monkeypatch, models, *argv):
     (["--truncation", "0.001"], "error: --truncation: expected 0 (off) or 0.05 to 4"),  # would redraw for ever
     (["-o", "dogs.gif"], "error: -o dogs.gif: name a .png, .jpg or .jpeg file"),
     (["-o", "dogs"], "error: -o dogs: name a .png, .jpg or .jpeg file"),
-    (["--variant", "foo"], "error: --variant foo: not a variant (known: autoencoder, biggan, cdcgan, dcgan, gan, progan)"),
-    (["--variant", "progan"], "error: --variant progan: no trained generator at"),
+    (["--variant", "foo"], "error: --variant foo: not a variant (known: autoencoder, biggan, cdcgan, dcgan, gan, plain_dcgan, progan)"),
+    (["--variant", "progan"], "error: --variant progan: no trained generator in"),
+    (["--variant", "biggan", "--training-seed", "2"], "error: {models}/biggan: no generator of training seed 2 (seeds there: 0)"),
     (["--variant", "dcgan", "--breed", "pug"], "error: breed: dcgan is unconditional"),
     (["--breed", "Maltese"], "error: breed: unknown breed 'Maltese' (known: Chihuahua, Maltese_dog, pug)"),
 ])
 def test_generate_refuses_bad_options_in_one_line(models, tmp_path, monkeypatch, capsys, argv, says):
     monkeypatch.chdir(tmp_path)
     err = refused(monkeypatch, capsys, generate.main, "--variant", "biggan", "--models", models, "--device", "cpu", *argv)
-    assert err.startswith(says)
+    assert err.startswith(says.format(models=models))
     assert not list(tmp_path.iterdir())  # nothing written
 
 
@@ -109,7 +110,7 @@ def other_shapes(path):  # weights of 2 breeds under a list of 3
     (other_shapes, "its biggan generator does not fit this code (Error(s) in loading state_dict"),
 ])
 def test_generate_names_an_unreadable_generator_file(tmp_path, monkeypatch, capsys, corrupt, says):
-    path = tmp_path / "models" / "biggan" / "generator.pt"
+    path = tmp_path / "models" / "biggan" / "seed0" / "generator.pt"
     path.parent.mkdir(parents=True)
     corrupt(path)
     err = refused(monkeypatch, capsys, generate.main, "--variant", "biggan", "--models", tmp_path / "models",

@@ -3,6 +3,7 @@ Snakefile, on the modules its step imports (directly or not, read from the code)
 other module of the project, so that an edit elsewhere reruns nothing it cannot affect."""
 
 import pytest
+import yaml
 
 from conftest import ROOT, dvc_dag, snakemake_dag
 from doggan.imports import closure, model_code, variant_file
@@ -10,11 +11,12 @@ from doggan.models import VARIANTS
 
 
 def required_and_allowed(stage):
-    """(modules stage must depend on, modules it may depend on) for a stage name like train@dcgan."""
+    """(modules stage must depend on, modules it may depend on) for a stage name like train@dcgan-0."""
     step, _, variant = stage.partition("@")
+    variant = variant.rsplit("-", 1)[0] if step in ("train", "generate", "score") else variant  # matrix: <variant>-<seed>
     needed = {f"steps/{step}.py", *closure(ROOT / f"steps/{step}.py", src=ROOT / "src")}
     allowed = set(needed)
-    if step in ("train", "generate"):  # they load the variant's module by name (doggan.models.variant_module)
+    if step in ("train", "generate", "resample"):  # they load the variant's module by name (doggan.models.variant_module)
         own = variant_file(variant, src=ROOT / "src")
         needed |= {own, *closure(own, src=ROOT / "src")}
         allowed |= needed | set(model_code(VARIANTS, src=ROOT / "src"))
@@ -31,7 +33,8 @@ def required_and_allowed(stage):
 @pytest.mark.parametrize("driver", ["dvc.yaml", "Snakefile"])
 def test_every_stage_depends_on_exactly_the_modules_its_step_imports(driver):
     dag = dvc_dag(ROOT) if driver == "dvc.yaml" else snakemake_dag(ROOT)
-    assert {name for name in dag if name.startswith("train@")} == {f"train@{v}" for v in VARIANTS}
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    assert {name for name in dag if name.startswith("train@")} == {f"train@{v}-{s}" for v in params["variants"] for s in params["seeds"]}
     for stage, (_, deps, _, _) in sorted(dag.items()):
         needed, allowed = required_and_allowed(stage)
         code = {d for d in deps if d.startswith(("src/", "steps/"))}

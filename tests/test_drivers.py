@@ -31,8 +31,8 @@ def test_dvc_and_snakemake_declare_the_same_dag(tiny_project):
         assert CHECKED in deps, name
         dvc[name] = (command, deps - {CHECKED}, outs, params)
     assert sorted(dvc) == sorted(snake)
-    assert {"demo_data", "parse", "crop", "featnet", "reference", "train@dcgan", "generate@dcgan", "score@dcgan",
-            "report"} <= set(dvc)
+    assert {"demo_data", "parse", "crop", "featnet", "reference", "train@dcgan-0", "generate@dcgan-0", "score@dcgan-0",
+            "resample@dcgan", "aggregate", "report"} <= set(dvc)
     for name in dvc:
         command, *rest = snake[name]  # Snakemake's steps read params.yaml merged with its --config
         snake[name] = (command.replace("--params .snakemake/params.yaml", "--params params.yaml"), *rest)
@@ -41,11 +41,13 @@ def test_dvc_and_snakemake_declare_the_same_dag(tiny_project):
 
 
 def test_the_variant_list_lives_in_params_yaml_and_the_registry_only():
-    """The variant modules and params.yaml's blocks are the same list; dvc.yaml and the Snakefile
-    name no variant (they iterate over params.yaml), so a new variant needs no edit there."""
+    """The variant modules and the blocks of params.yaml and of the quality run's params (which adds the
+    plain DCGAN, its yardstick) are the same list; dvc.yaml and the Snakefile name no variant (they
+    iterate over params.yaml), so a new variant needs no edit there."""
     from doggan.models import VARIANTS
 
-    blocks = set(yaml.safe_load((ROOT / "params.yaml").read_text())["variants"])
+    blocks = {name for path in ("params.yaml", "bench/quality.yaml")
+              for name in yaml.safe_load((ROOT / path).read_text())["variants"]}
     assert not set(VARIANTS) - blocks, f"variant modules without a params.yaml block: {set(VARIANTS) - blocks}"
     assert not blocks - set(VARIANTS), f"params.yaml variants without a module in doggan/models: {blocks - set(VARIANTS)}"
     for name in ("dvc.yaml", "Snakefile"):
@@ -109,7 +111,7 @@ def test_snakemake_threads_and_the_slurm_profile_plan_the_dag(tiny_project, with
     assert usable_cpus() > 2 or share == 4
     cluster, train_jobs = dry_run("snakemake -n --profile profiles/slurm report")
     assert snakemake_planned(cluster) == {"demo_data", "parse", "crop", "featnet", "reference", "train", "generate",
-                                          "score", "report"}
+                                          "score", "resample", "aggregate", "report"}
     assert len(train_jobs) == 2 and all("runtime=720" in job and "gpu=1" in job for job in train_jobs)  # the profile's
     assert "Traceback" not in cluster
     assert "hint: --profile profiles/slurm needs SLURM (no sbatch on PATH)" in cluster
@@ -154,13 +156,13 @@ def snakemake_project(tmp_path_factory):
     return root
 
 
-DETERMINISTIC = ["data/interim/crops.npy", "models/dcgan/generator.pt", "models/biggan/generator.pt",
-                 "submissions/dcgan/images.zip"]
-EXPECTED_OUTPUTS = ["reports/index.html", "reports/README.md", "reports/losses.png", "reports/metrics/dcgan.json",
-                    "reports/summary/dcgan.json",
-                    "reports/data_quality.json", "reports/figures/crops.png", "reports/figures/dcgan_samples.png",
-                    "submissions/dcgan/images.zip", "models/dcgan/generator.pt", "models/dcgan/checkpoint.pt",
-                    "data/interim/crops.npy", "data/interim/reference_rotnet.npz"]
+DETERMINISTIC = ["data/interim/crops.npy", "models/dcgan/seed0/generator.pt", "models/biggan/seed0/generator.pt",
+                 "submissions/dcgan/seed0/images.zip", "reports/resample/dcgan.json", "reports/aggregate.json"]
+EXPECTED_OUTPUTS = ["reports/index.html", "reports/README.md", "reports/losses.png", "reports/seeds.png",
+                    "reports/metrics/dcgan/seed0.json", "reports/summary/dcgan/seed0.json", "reports/spread.json",
+                    "reports/data_quality.json", "reports/figures/crops.png", "reports/figures/dcgan/seed0_samples.png",
+                    "submissions/dcgan/seed0/images.zip", "models/dcgan/seed0/generator.pt",
+                    "models/dcgan/seed0/checkpoint.pt", "data/interim/crops.npy", "data/interim/reference_rotnet.npz"]
 
 
 def test_dvcs_metrics_are_a_few_scores_per_variant_and_the_full_scores_a_plain_output():
@@ -169,9 +171,11 @@ def test_dvcs_metrics_are_a_few_scores_per_variant_and_the_full_scores_a_plain_o
     is a plain output, kept in git (cache: false)."""
     import importlib.util
 
-    score = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["score"]["do"]
-    assert score["metrics"] == [{"reports/summary/${key}.json": {"cache": False}}]
-    assert {"reports/metrics/${key}.json": {"cache": False}} in score["outs"]
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    score, run_ = stages["score"], "${item.variant}/seed${item.seed}"
+    assert score["metrics"] == [{f"reports/summary/{run_}.json": {"cache": False}}]
+    assert {f"reports/metrics/{run_}.json": {"cache": False}} in score["outs"]
+    assert stages["aggregate"]["metrics"] == [{"reports/spread.json": {"cache": False}}]  # FID mean and std per variant
     spec = importlib.util.spec_from_file_location("score_step", ROOT / "steps/score.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -197,26 +201,27 @@ def test_the_readmes_comparisons_print_a_few_columns(dvc_project):
     root = dvc_project[0]
     variants = list(yaml.safe_load((root / "params.yaml").read_text())["variants"])
     for variant in variants:
-        summary = json.loads((root / f"reports/summary/{variant}.json").read_text())
-        full = json.loads((root / f"reports/metrics/{variant}.json").read_text())
+        summary = json.loads((root / f"reports/summary/{variant}/seed0.json").read_text())
+        full = json.loads((root / f"reports/metrics/{variant}/seed0.json").read_text())
         assert len(summary) <= 6 and all(math.isclose(value, full[key], rel_tol=1e-3) for key, value in summary.items())
     for command in readme_commands("dvc metrics show"):
         lines = run(command, root).stdout.strip().splitlines()
         assert lines[0].split() == ["Path", "fid", "kid", "mifid", "precision", "recall"], lines[0]
-        assert sorted(line.split()[0] for line in lines[1:]) == [f"reports/summary/{v}.json" for v in sorted(variants)]
+        assert sorted(line.split()[0] for line in lines[1:]) == [f"reports/summary/{v}/seed0.json" for v in sorted(variants)]
     for command in readme_commands("dvc exp show"):
         header = run(command + " --csv", root).stdout.splitlines()[0].split(",")
-        fids = {f"reports/summary/{v}.json:fid" for v in variants}
+        fids = {f"{v}.fid_mean" for v in variants}  # reports/spread.json's, named without the file where it is the one
         assert set(header) == {"Experiment", "model.lr", "model.budget", *fids}, header
 
 
 @pytest.mark.e2e
 def test_dvc_repro_runs_everything_then_nothing_then_only_what_lr_touches(dvc_project):
     root, first, _ = dvc_project
-    assert ran_stages(first) >= {"demo_data", "parse", "crop", "featnet", "reference", "train@dcgan", "report"}
+    assert ran_stages(first) >= {"demo_data", "parse", "crop", "featnet", "reference", "train@dcgan-0", "resample@dcgan",
+                                 "aggregate", "report"}
     for path in EXPECTED_OUTPUTS:
         assert (root / path).is_file(), path
-    metrics = yaml.safe_load((root / "reports/metrics/dcgan.json").read_text())
+    metrics = yaml.safe_load((root / "reports/metrics/dcgan/seed0.json").read_text())
     assert metrics["network"] == "rotnet" and metrics["n"] == 40 and metrics["fid"] > 0
     assert ran_stages(run("dvc repro", root).stdout) == set()
     exp = run("dvc exp run -S model.lr=3.0e-4 -S variants.dcgan.label_smoothing=0.0", root)
@@ -225,17 +230,46 @@ def test_dvc_repro_runs_everything_then_nothing_then_only_what_lr_touches(dvc_pr
     params = yaml.safe_load((root / "params.yaml").read_text())
     inheriting = [v for v, over in params["variants"].items() if "lr" not in over]
     assert inheriting and len(inheriting) < len(params["variants"])
-    assert ran_stages(exp.stdout) == ({"check_params"} | {f"train@{v}" for v in params["variants"]} | {"report"}
-                                      | {f"{stage}@{v}" for v in inheriting for stage in ("generate", "score")})
-    resolved = yaml.safe_load((root / "reports/train/dcgan/params.yaml").read_text())  # what trained
+    assert ran_stages(exp.stdout) == ({"check_params"} | {f"train@{v}-0" for v in params["variants"]} | {"aggregate", "report"}
+                                      | {f"{stage}@{v}-0" for v in inheriting for stage in ("generate", "score")}
+                                      | {f"resample@{v}" for v in inheriting})
+    resolved = yaml.safe_load((root / "reports/train/dcgan/seed0/params.yaml").read_text())  # what trained
     assert resolved["lr"] == 3.0e-4 and resolved["label_smoothing"] == 0.0
     # one knob trains every variant longer: only the train stages and what follows them rerun
     exp = run("dvc exp run -S model.budget=2.0", root)
-    assert ran_stages(exp.stdout) == {f"{stage}@{v}" for v in params["variants"] for stage in ("train", "generate", "score")} | {
-        "check_params", "report"}
+    assert ran_stages(exp.stdout) == {f"{stage}@{v}-0" for v in params["variants"] for stage in ("train", "generate", "score")} | {
+        f"resample@{v}" for v in params["variants"]} | {"check_params", "aggregate", "report"}
     for variant in params["variants"]:
-        resolved = yaml.safe_load((root / f"reports/train/{variant}/params.yaml").read_text())
+        resolved = yaml.safe_load((root / f"reports/train/{variant}/seed0/params.yaml").read_text())
         assert (resolved["budget"], resolved["steps"]) == (2.0, 2 * params["model"]["steps"]), variant
+
+
+@pytest.mark.e2e
+def test_a_new_training_seed_runs_its_own_stages_then_the_aggregate_under_both_drivers(dvc_project, snakemake_project,
+                                                                                       tmp_path):
+    """Seeds are a matrix axis: `-S 'seeds=[0,1]'` trains, generates and scores seed 1 of each variant
+    and nothing of seed 0, then the aggregate puts both seeds of each variant side by side."""
+    root = tmp_path / "dvc"
+    shutil.copytree(dvc_project[0], root, symlinks=True)
+    variants = list(yaml.safe_load((root / "params.yaml").read_text())["variants"])
+    exp = run("dvc exp run -S 'seeds=[0,1]'", root)
+    assert ran_stages(exp.stdout) == {f"{stage}@{v}-1" for v in variants for stage in ("train", "generate", "score")} | {
+        "check_params", "aggregate", "report"}
+    spread = json.loads((root / "reports/aggregate.json").read_text())
+    for v in variants:
+        fids = [json.loads((root / f"reports/metrics/{v}/seed{s}.json").read_text())["fid"] for s in (0, 1)]
+        assert spread["variants"][v]["fid"]["values"] == fids and spread["variants"][v]["seeds"] == [0, 1]
+    assert "FID per seed" in (root / "reports/README.md").read_text()
+
+    root = tmp_path / "snakemake"
+    shutil.copytree(snakemake_project, root, symlinks=True)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["seeds"] = [0, 1]
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    plan = run("snakemake -n report", root).stdout
+    assert snakemake_planned(plan) == {"train", "generate", "score", "aggregate", "report"}
+    seeds = re.findall(r"wildcards: variant=\w+, seed=(\d+)", plan)
+    assert len(seeds) == 3 * len(variants) and set(seeds) == {"1"}
 
 
 @pytest.mark.e2e
@@ -248,7 +282,7 @@ def test_editing_a_module_makes_stale_exactly_the_stages_whose_steps_import_it(d
         module: {s for s in stages if module in required_and_allowed(s)[0]}
         for module in ["src/doggan/data/dataset.py", "src/doggan/config.py", "src/doggan/models/dcgan.py",
                        "src/doggan/report/build.py"]}
-    assert expected["src/doggan/models/dcgan.py"] == {"check_params", "train@dcgan", "generate@dcgan"}
+    assert expected["src/doggan/models/dcgan.py"] == {"check_params", "train@dcgan-0", "generate@dcgan-0", "resample@dcgan"}
     assert expected["src/doggan/report/build.py"] == {"report"}
     for module, stale in expected.items():
         original = (root / module).read_text()
@@ -267,8 +301,8 @@ def test_dvc_accepts_what_snakemake_rebuilt_timings_aside(dvc_project, tmp_path)
     root = tmp_path / "project"
     shutil.copytree(dvc_project[0], root, symlinks=True)
     timings = sorted(p.name for p in (root / "reports/timings").glob("*.json"))
-    assert {"crop.json", "train@dcgan.json", "score@biggan.json"} <= set(timings)
-    train = json.loads((root / "reports/timings/train@dcgan.json").read_text())
+    assert {"crop.json", "train@dcgan-0.json", "score@biggan-0.json", "resample@dcgan.json"} <= set(timings)
+    train = json.loads((root / "reports/timings/train@dcgan-0.json").read_text())
     assert train["seconds"] > 0 and train["peak_memory_mb"] > 100  # python and torch alone take more
     run("snakemake --cores 2 --forceall report", root)
     assert json.loads(run("dvc status --json", root).stdout) == {}
@@ -286,9 +320,10 @@ def test_a_new_variant_is_one_module_and_one_params_block(dvc_project, tmp_path)
     params["variants"]["toy"] = {**full["variants"]["gan"], "width": 8, "steps": 4}
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {"PYTHONPATH": str(root / "src")}  # the copy's code, with its new module, not the installed one
-    assert ran_stages(run("dvc repro", root, env=env).stdout) == {"check_params", "train@toy", "generate@toy", "score@toy", "report"}
+    assert ran_stages(run("dvc repro", root, env=env).stdout) == {"check_params", "train@toy-0", "generate@toy-0", "score@toy-0",
+                                                                  "resample@toy", "aggregate", "report"}
     assert "toy" in (root / "reports/README.md").read_text()
-    assert json.loads((root / "reports/metrics/toy.json").read_text())["n"] == 40
+    assert json.loads((root / "reports/metrics/toy/seed0.json").read_text())["n"] == 40
 
 
 @pytest.mark.e2e
@@ -317,12 +352,13 @@ def test_snakemake_builds_the_same_outputs_and_plans_only_what_lr_touches(snakem
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["model"]["lr"] = 3.0e-4
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    assert snakemake_planned(run("snakemake -n report", root).stdout) == {"train", "generate", "score", "report"}
+    planned = {"train", "generate", "score", "resample", "aggregate", "report"}
+    assert snakemake_planned(run("snakemake -n report", root).stdout) == planned
     budget = run("snakemake -n report --config 'model={budget: 2.0}'", root).stdout
-    assert snakemake_planned(budget) == {"train", "generate", "score", "report"}
+    assert snakemake_planned(budget) == planned
     # any key, nested too, can be set from the command line, and reaches the step
-    run("snakemake --cores 2 reports/train/dcgan/metrics.json --config 'variants={dcgan: {label_smoothing: 0.0}}'", root)
-    resolved = yaml.safe_load((root / "reports/train/dcgan/params.yaml").read_text())
+    run("snakemake --cores 2 reports/train/dcgan/seed0/metrics.json --config 'variants={dcgan: {label_smoothing: 0.0}}'", root)
+    resolved = yaml.safe_load((root / "reports/train/dcgan/seed0/params.yaml").read_text())
     assert resolved["label_smoothing"] == 0.0 and resolved["lr"] == 3.0e-4
 
 
@@ -341,7 +377,7 @@ def test_train_killed_with_sigkill_resumes_to_the_same_generator(dvc_project, tm
 
     def train_cmd(out):
         return [str(Path(sys.executable)), "steps/train.py", "--params", str(tmp_path / "params.yaml"), "--variant", "dcgan",
-                "--crops", "data/interim/crops.npy", "--table", "data/interim/crops.csv", "--featnet", "models/featnet.pt",
+                "--seed", "0", "--crops", "data/interim/crops.npy", "--table", "data/interim/crops.csv", "--featnet", "models/featnet.pt",
                 "--out", str(out / "generator.pt"), "--live", str(out / "live")]
 
     whole, killed = tmp_path / "whole", tmp_path / "killed"
@@ -369,8 +405,8 @@ def test_the_train_stage_writes_the_same_generator_on_one_and_on_two_cpus(dvc_pr
     import subprocess
 
     root = dvc_project[0]
-    cmd = dvc_dag(root)[f"train@{variant}"][0].replace(f"models/{variant}/generator.pt", "{out}/generator.pt")
-    cmd = cmd.replace(f"reports/train/{variant}", "{out}/live")
+    cmd = dvc_dag(root)[f"train@{variant}-0"][0].replace(f"models/{variant}/seed0/generator.pt", "{out}/generator.pt")
+    cmd = cmd.replace(f"reports/train/{variant}/seed0", "{out}/live")
 
     def train_on(cpus):
         out = tmp_path / f"cpus{len(cpus)}"
@@ -395,7 +431,7 @@ def test_a_bad_param_stops_the_run_first_and_leaves_every_output_in_place(dvc_pr
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["model"]["lr"] = "abc"  # dcgan inherits it, biggan sets its own: both stop
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    command = "dvc repro train@biggan" if driver == "dvc" else "snakemake --cores 2 models/biggan/generator.pt --forcerun train"
+    command = "dvc repro train@biggan-0" if driver == "dvc" else "snakemake --cores 2 models/biggan/seed0/generator.pt --forcerun train"
     result = run(command, root, check=False)
     assert result.returncode != 0
     assert "error: model.lr: expected a number, got 'abc'" in result.stderr + result.stdout

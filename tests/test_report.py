@@ -8,6 +8,7 @@ import torch
 import yaml
 from PIL import Image
 
+from doggan.metrics.spread import aggregate
 from doggan.report.build import render
 
 from conftest import headless_chromium
@@ -19,23 +20,29 @@ def write(path, text):
 
 
 def fake_reports(root):
-    """What the stages write, for two variants (one unconditional), with known numbers."""
+    """What the stages write, for two variants (one unconditional) at two training seeds, with known numbers."""
     reports = root / "reports"
+    runs = {}
     for i, variant in enumerate(["biggan", "dcgan"]):
-        write(reports / "metrics" / f"{variant}.json", json.dumps(
-            {"fid": 50.0 - i, "distance": 0.2, "distance_thresholded": 1.0, "mifid": 50.0 - i, "cosine_eps": 0.01,
-             "kid": 0.0123, "kid_std": 0.0004, "precision": 0.61, "recall": 0.52, "density": 0.43, "coverage": 0.34,
-             "network": "rotnet", "n": 10000}))
-        write(reports / "train" / variant / "metrics.json", json.dumps({"kept_step": 2, "kept_fid_rotnet": 120.0}))
-        resolved = {"lr": [0.0005, 0.0002][i], "batch_size": 32, ["g_ch", "ngf"][i]: [4, 8][i]}
-        write(reports / "train" / variant / "params.yaml", yaml.safe_dump(resolved))
-        write(reports / "train" / variant / "plots" / "metrics" / "train" / "loss_d.tsv", "step\tloss_d\n1\t1.0\n2\t0.8\n")
-        write(reports / "train" / variant / "plots" / "metrics" / "fid_rotnet.tsv", "step\tfid_rotnet\n1\t300\n2\t120\n")
-        write(reports / "generate" / f"{variant}.json", json.dumps({"n_images": 10000}))
-        for kind in ("samples", "breeds"):
-            (reports / "figures").mkdir(parents=True, exist_ok=True)
-            Image.fromarray(np.random.default_rng(i).integers(0, 255, (66, 130, 3), dtype=np.uint8)).save(
-                reports / "figures" / f"{variant}_{kind}.png")
+        for seed in (0, 1):
+            run = f"{variant}/seed{seed}"
+            runs.setdefault(variant, {})[seed] = {
+                "fid": 50.0 - i + 2 * seed, "distance": 0.2, "distance_thresholded": 1.0, "mifid": 50.0 - i + 2 * seed,
+                "cosine_eps": 0.01, "kid": 0.0123, "kid_std": 0.0004, "precision": 0.61, "recall": 0.52, "density": 0.43,
+                "coverage": 0.34, "network": "rotnet", "n": 10000}
+            write(reports / "metrics" / f"{run}.json", json.dumps(runs[variant][seed]))
+            write(reports / "train" / run / "metrics.json", json.dumps({"kept_step": 2, "kept_fid_rotnet": 120.0}))
+            resolved = {"lr": [0.0005, 0.0002][i], "batch_size": 32, ["g_ch", "ngf"][i]: [4, 8][i]}
+            write(reports / "train" / run / "params.yaml", yaml.safe_dump(resolved))
+            write(reports / "train" / run / "plots" / "metrics" / "train" / "loss_d.tsv", "step\tloss_d\n1\t1.0\n2\t0.8\n")
+            write(reports / "train" / run / "plots" / "metrics" / "fid_rotnet.tsv", "step\tfid_rotnet\n1\t300\n2\t120\n")
+            write(reports / "generate" / f"{run}.json", json.dumps({"n_images": 10000}))
+            for kind in ("samples", "breeds"):
+                (reports / "figures" / variant).mkdir(parents=True, exist_ok=True)
+                Image.fromarray(np.random.default_rng(i).integers(0, 255, (66, 130, 3), dtype=np.uint8)).save(
+                    reports / "figures" / f"{run}_{kind}.png")
+    redrawn = {"biggan": [{**runs["biggan"][0], "fid": 50.5}], "dcgan": [{**runs["dcgan"][0], "fid": 49.5}]}
+    write(reports / "aggregate.json", json.dumps(aggregate(runs, redrawn)))
     Image.fromarray(np.full((66, 66, 3), 128, np.uint8)).save(reports / "figures" / "crops.png")
     yardsticks = {name: {"kind": kind, "label": label, "fid": fid, "distance": d, "mifid": m, "kid": 0.001 * fid,
                          "kid_std": 0.0001, "precision": 0.5, "recall": 0.5, "density": 0.5, "coverage": 0.5}
@@ -50,8 +57,8 @@ def fake_reports(root):
                                                      "breeds": 3, "skipped_by_reason": {"box below crop.min_size": 1},
                                                      }))
     write(reports / "featnet.json", json.dumps({"val_accuracy": 0.9}))
-    write(reports / "timings" / "train@dcgan.json", json.dumps({"seconds": 60.0}))
-    write(root / "params.yaml", "seed: 0\nmodel:\n  lr: 0.0002\n  batch_size: 32\n")
+    write(reports / "timings" / "train@dcgan-0.json", json.dumps({"seconds": 60.0}))
+    write(root / "params.yaml", "seeds: [0, 1]\nmodel:\n  lr: 0.0002\n  batch_size: 32\n")
     return reports
 
 
@@ -61,20 +68,25 @@ def test_report_has_every_part(tmp_path):
     md = (reports / "README.md").read_text()
     rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in md.splitlines() if line.startswith("|")]
     variants = [row[0] for row in rows if row[0] in ("biggan", "dcgan")]
-    assert variants == ["dcgan", "biggan"]  # best FID first
-    assert ["biggan", "50.00", "0.0123 ± 0.0004", "0.61", "0.52", "0.43", "0.34", "50.00", "0.2000", "2 (120.00)"] in rows
+    assert variants == ["dcgan", "biggan"] * 3  # best FID first: over seeds, then every run (49, 50, 51, 52)
+    assert ["biggan", "0", "50.00", "0.0123 ± 0.0004", "0.61", "0.52", "0.43", "0.34", "50.00", "0.2000", "2 (120.00)"] in rows
+    # over seeds: mean ± std (50 and 52: 51 ± 1.41), each seed, the first seed redrawn (50 and 50.5), no verdict at 2 seeds
+    assert ["biggan", "2", "51.00 ± 1.41", "50.00, 52.00", "50.25 ± 0.35", "0.0123 ± 0.0000", "0.61 ± 0.00",
+            "0.52 ± 0.00", "0.34 ± 0.00", "none"] in rows
+    assert [row[0] for row in rows if len(row) == 10 and row[1] == "2"] == ["dcgan", "biggan"]  # best mean first
     assert ["memoriser", "training crops resubmitted, against all crops", "0.40", "0.0004 ± 0.0001", "0.50", "0.50",
             "0.50", "0.50", "4.00e+14", "0.0000"] in rows
     assert ["box below crop.min_size", "1"] in rows
     for expected in ["Feature network: rotnet; 10,000 generated images", "shape destroyed", "uniform noise",
-                     "figures/biggan_breeds.png", "lr: 0.0002",
+                     "figures/biggan/seed0_breeds.png", "figures/biggan/seed1_samples.png", "lr: 0.0002",
+                     "not distinguishable", "At 2 training seeds a variant cannot beat another",
                      "Trained with what differs from `model:`: g_ch: 4, lr: 0.0005.",  # biggan
                      "Trained with what differs from `model:`: ngf: 8.",  # dcgan, at model's lr and batch size
                      "right 90.0% of the time", "eps = 0.0123, half the distance"]:
         assert expected in md, expected
-    assert "figures/dcgan_breeds.png" not in md  # dcgan is unconditional: no per-breed grid
+    assert "figures/dcgan/seed0_breeds.png" not in md  # dcgan is unconditional: no per-breed grid
     page = (reports / "index.html").read_text()
-    for src in ["comparison.png", "losses.png", "figures/crops.png", "figures/biggan_samples.png"]:
+    for src in ["comparison.png", "losses.png", "seeds.png", "figures/crops.png", "figures/biggan/seed0_samples.png"]:
         assert f'src="{src}"' in page and (reports / src).is_file(), src
     assert "g_ch: 4, lr: 0.0005" in page
 
@@ -84,8 +96,8 @@ def test_report_bytes_do_not_depend_on_wall_times(tmp_path):
     times gives the same report, so `dvc repro` after `snakemake` reruns nothing."""
     reports = fake_reports(tmp_path)
     render(reports, tmp_path / "params.yaml")
-    first = {name: (reports / name).read_bytes() for name in ("index.html", "README.md", "losses.png", "comparison.png")}
-    write(reports / "timings" / "train@dcgan.json", json.dumps({"seconds": 61.0}))
+    first = {name: (reports / name).read_bytes() for name in ("index.html", "README.md", "losses.png", "comparison.png", "seeds.png")}
+    write(reports / "timings" / "train@dcgan-0.json", json.dumps({"seconds": 61.0}))
     render(reports, tmp_path / "params.yaml")
     assert first == {name: (reports / name).read_bytes() for name in first}
 

@@ -43,11 +43,12 @@ def write_models(root, variants=("dcgan", "biggan"), scored=("biggan",), breeds=
     """Tiny untrained generators as train@V saves them (dcgan unconditional, biggan conditional), scores for
     `scored`, each one FID point better than the one before."""
     for variant in variants:
-        save_generator(root / "models" / variant / "generator.pt", tiny_model(variant, n_classes=len(breeds)), variant,
+        save_generator(root / "models" / variant / "seed0" / "generator.pt", tiny_model(variant, n_classes=len(breeds)), variant,
                        breeds, [5, 3, 2] if breeds == BREEDS else [1] * len(breeds))
     (root / "metrics").mkdir(exist_ok=True)
     for i, variant in enumerate(scored):
-        (root / "metrics" / f"{variant}.json").write_text(json.dumps({**SCORE, "fid": SCORE["fid"] - i, "seconds": 3.0}))
+        (root / "metrics" / variant).mkdir(exist_ok=True)
+        (root / "metrics" / variant / "seed0.json").write_text(json.dumps({**SCORE, "fid": SCORE["fid"] - i, "seconds": 3.0}))
     return root / "models", root / "metrics"
 
 
@@ -70,7 +71,7 @@ def client(folders):
 
 def expected_images(models, variant, labels, seed, truncation=0.0):
     """What doggan.generate draws for these labels and seed, from a generator loaded on its own."""
-    generator, payload = load_generator(models / variant / "generator.pt")
+    generator, payload = load_generator(models / variant / "seed0" / "generator.pt")
     return sample(generator, payload, labels, truncation, seed, batch_size=16, pad=True)
 
 
@@ -229,7 +230,7 @@ def test_other_routes_answer_json_errors(client):
 @pytest.mark.parametrize("name", ["../outside", "..%2Foutside", "/tmp", "dcgan/../biggan", "dcgan/", "models"])
 def test_path_characters_never_reach_the_file_system(folders, name, monkeypatch):
     outside = folders[0].parent / "outside"  # a real generator where ../outside would lead
-    save_generator(outside / "generator.pt", tiny_model("dcgan"), "dcgan", BREEDS, [5, 3, 2])
+    save_generator(outside / "seed0" / "generator.pt", tiny_model("dcgan"), "dcgan", BREEDS, [5, 3, 2])
     with TestClient(create_app(load_variants(*folders))) as client:
         monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("a request loaded a file"))
         response = client.get("/api/generate", params={"variant": name})
@@ -243,10 +244,25 @@ def test_generators_load_once_and_stay_cached(tmp_path, monkeypatch):
     loads = []
     monkeypatch.setattr(generators, "load_generator", lambda path, *rest: loads.append(path) or load_generator(path, *rest))
     with TestClient(create_app(load_variants(models, metrics))) as client:
-        (models / "biggan" / "generator.pt").unlink()
+        (models / "biggan" / "seed0" / "generator.pt").unlink()
         for seed in range(3):
             assert client.get("/api/generate", params={"variant": "biggan", "seed": seed}).status_code == 200
-    assert sorted(p.parent.name for p in loads) == ["biggan", "dcgan"]
+    assert sorted(p.parent.parent.name for p in loads) == ["biggan", "dcgan"]
+
+
+def test_serve_takes_the_first_training_seed_or_the_one_asked_for(tmp_path):
+    """Each variant serves its first trained seed, or --training-seed's where it has one; a variant without
+    that seed is listed with the seeds it has. The page shows the FID's spread over seeds."""
+    models, metrics = write_models(tmp_path)
+    save_generator(models / "biggan" / "seed3" / "generator.pt", tiny_model("biggan", n_classes=3), "biggan", BREEDS, [5, 3, 2])
+    (metrics.parent / "aggregate.json").write_text(json.dumps(
+        {"variants": {"biggan": {"fid": {"mean": 4.5, "std": 0.4, "n": 2}}}}))
+    first = {v.name: v for v in load_variants(models, metrics).values()}
+    assert first["biggan"].seed == 0 and first["biggan"].score["fid"] == SCORE["fid"]
+    assert first["biggan"].describe()["spread"] == {"fid_mean": 4.5, "fid_std": 0.4, "seeds": 2}
+    third = load_variants(models, metrics, seed=3)
+    assert third["biggan"].seed == 3 and third["biggan"].score is None  # seed 3 was never scored
+    assert third["dcgan"].reason.startswith(f"{models / 'dcgan'}: no generator of training seed 3 (seeds there: 0)")
 
 
 class RunsCode:
@@ -261,21 +277,22 @@ class RunsCode:
 
 def test_broken_generators_are_listed_with_the_reason_and_the_others_serve(tmp_path):
     models, metrics = write_models(tmp_path, ["dcgan", "biggan"])
-    for variant in ("progan", "cdcgan", "gan"):
-        (models / variant).mkdir()
-    whole = (models / "biggan" / "generator.pt").read_bytes()
-    (models / "biggan" / "generator.pt").write_bytes(whole[: len(whole) // 2])  # a copy cut short
-    torch.save({"variant": "cdcgan", "config": RunsCode(tmp_path / "pwned")}, models / "cdcgan" / "generator.pt")
-    save_generator(models / "gan" / "generator.pt", tiny_model("dcgan"), "dcgan", BREEDS, [1, 1, 1])  # copied over
+    (models / "progan").mkdir()  # a folder, no seed in it
+    for variant in ("cdcgan", "gan"):
+        (models / variant / "seed0").mkdir(parents=True)
+    whole = (models / "biggan" / "seed0" / "generator.pt").read_bytes()
+    (models / "biggan" / "seed0" / "generator.pt").write_bytes(whole[: len(whole) // 2])  # a copy cut short
+    torch.save({"variant": "cdcgan", "config": RunsCode(tmp_path / "pwned")}, models / "cdcgan" / "seed0" / "generator.pt")
+    save_generator(models / "gan" / "seed0" / "generator.pt", tiny_model("dcgan"), "dcgan", BREEDS, [1, 1, 1])  # copied over
     with TestClient(create_app(load_variants(models, metrics))) as client:
         listed = {v["name"]: v for v in client.get("/api/variants").json()["variants"]}
         assert list(listed) == ["biggan", "cdcgan", "dcgan", "gan", "progan"]
         assert listed["dcgan"]["available"]
         reasons = {name: v["reason"] for name, v in listed.items() if not v["available"]}
-        assert reasons["biggan"] == (f"cannot load {models / 'biggan' / 'generator.pt'}: not a readable generator "
+        assert reasons["biggan"] == (f"cannot load {models / 'biggan' / 'seed0' / 'generator.pt'}: not a readable generator "
                                      "(not a file torch.save wrote, or one cut short)")
         assert "weights_only=True" in reasons["cdcgan"] and not (tmp_path / "pwned").exists()
-        assert reasons["progan"].startswith(f"no {models / 'progan' / 'generator.pt'}")
+        assert reasons["progan"].startswith(f"{models / 'progan'}: no trained generator (no seed<N>/generator.pt)")
         assert "holds a dcgan generator" in reasons["gan"]
         response = client.get("/api/generate", params={"variant": "biggan"})
         assert response.status_code == 503 and response.json()["error"].startswith("variant: biggan is unavailable: cannot load")
@@ -285,8 +302,8 @@ def test_broken_generators_are_listed_with_the_reason_and_the_others_serve(tmp_p
 @pytest.mark.parametrize("junk", [b"hello world\n", b""])
 def test_a_junk_generator_is_listed_as_not_a_readable_generator(tmp_path, junk):
     models, metrics = write_models(tmp_path, ["dcgan"])
-    path = models / "biggan" / "generator.pt"
-    path.parent.mkdir()
+    path = models / "biggan" / "seed0" / "generator.pt"
+    path.parent.mkdir(parents=True)
     path.write_bytes(junk)  # torch.load says `KeyError: 101`, or an EOFError of no words
     with TestClient(create_app(load_variants(models, metrics))) as client:
         biggan = client.get("/api/variants").json()["variants"][0]
@@ -319,7 +336,7 @@ def test_doggan_serve_without_generators_says_so_in_one_line(tmp_path, monkeypat
         main()
     err = capsys.readouterr().err
     assert stop.value.code == 2 and err.count("\n") == 1
-    assert err.startswith(f"error: no trained generator in {tmp_path / 'models'}/ (`make repro` trains models/, `make quality` data/quality/models/); biggan: no ")
+    assert err.startswith(f"error: no trained generator in {tmp_path / 'models'}/ (`make repro` trains models/, `make quality` data/quality/models/); biggan: {tmp_path / 'models' / 'biggan'}: no trained generator")
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["doggan"] == "doggan.__main__:main"
 
@@ -338,7 +355,7 @@ def record_passes(generator):
 
 @pytest.mark.parametrize("batching, expected_passes", [(True, 4), (False, 6)])
 def test_batcher_packs_waiting_requests_into_full_passes(folders, batching, expected_passes):
-    generator, payload = load_generator(folders[0] / "biggan" / "generator.pt")
+    generator, payload = load_generator(folders[0] / "biggan" / "seed0" / "generator.pt")
     passes, release = record_passes(generator)
     requests = [(3, 0), (5, 1), (4, 2), (9, 3), (20, 4)]  # (n, seed); rows 3 | 5 + 4 + 7 of 9 | 2 + 14 | 6
     batcher = Batcher(batch_size=16, batching=batching)

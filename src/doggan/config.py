@@ -20,7 +20,7 @@ import yaml
 
 from doggan.errors import ParamError
 
-SECTIONS = ("seed", "threads", "device", "data", "demo", "crop", "featnet", "model", "variants", "generate", "metric")
+SECTIONS = ("seeds", "threads", "device", "data", "demo", "crop", "featnet", "model", "variants", "generate", "metric", "aggregate")
 
 
 def option(help, *, low=None, high=None, low_open=False, choices=None):

@@ -21,6 +21,7 @@ from doggan.device import pick_device
 from doggan.errors import ParamError, UserError
 from doggan.io import atomic_path, image_grid, save_torch
 from doggan.models import VARIANTS, variant_module
+from doggan.runs import pick_seed, run_path
 
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member dates: the same images give the same zip bytes
 PAYLOAD_KEYS = ("variant", "config", "breeds", "class_counts", "state_dict")  # of a generator.pt, as save_generator writes it
@@ -149,6 +150,16 @@ def sample(generator, payload, labels, truncation=0.0, seed=0, batch_size=500, d
     ])
 
 
+def draw_submission(generator, payload, cfg, seed=None, device="cpu", progress=iter):
+    """cfg.n_images uint8 images as a submission draws them: breeds by cfg.class_sampling and latents
+    from `seed` (cfg.seed when None), cfg.batch_size per forward pass (`progress` wraps the passes)."""
+    seed = cfg.seed if seed is None else seed
+    labels = class_labels(cfg.n_images, payload["class_counts"], cfg.class_sampling, seed)
+    starts = range(0, cfg.n_images, cfg.batch_size)
+    return np.concatenate([sample(generator, payload, labels[start : start + cfg.batch_size], cfg.truncation,
+                                  seed + start, cfg.batch_size, device) for start in progress(starts)])
+
+
 def image_bytes(image, format="PNG"):
     """An image file's bytes; JPEG at quality 95, as the default 75 smears the fur of 64-pixel dogs."""
     buffer = io.BytesIO()
@@ -264,12 +275,13 @@ def write_image(path, image):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m doggan.generate", description="Sample dogs from a trained variant.")
     parser.add_argument("--variant", required=True, help=f"a trained variant (models/<variant>/): {', '.join(VARIANTS)}")
+    parser.add_argument("--training-seed", type=int, help="which of the variant's trained generators (default: its first seed)")
     parser.add_argument("--breed", help='breed name as the report or the page shows it, e.g. "Maltese dog" (any case, '
                                         "spaces or _; conditional variants); default: all breeds uniformly")
     parser.add_argument("-n", type=int, default=16, help="number of images, at least 1")
     parser.add_argument("-o", "--output", default="samples.png",
                         help="the grid to write: PNG for .png, JPEG for .jpg or .jpeg (others are refused); default samples.png")
-    parser.add_argument("--models", default="models", help="folder holding <variant>/generator.pt")
+    parser.add_argument("--models", default="models", help="folder holding <variant>/seed<N>/generator.pt")
     parser.add_argument("--seed", type=int, default=0, help="seed of the latents (and breeds), 0 to 2^63 - 1")
     parser.add_argument("--truncation", type=float, default=0.0,
                         help=f"0 (off, default) or {MIN_TRUNCATION} to {MAX_TRUNCATION:g}: latent entries above it are redrawn")
@@ -277,9 +289,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     check_options(args)
     device = pick_device(args.device)
-    path = Path(args.models) / args.variant / "generator.pt"
-    if not path.is_file():
-        raise ParamError(f"--variant {args.variant}: no trained generator at {path} (run the pipeline first)")
+    if not Path(args.models, args.variant).is_dir():
+        raise ParamError(f"--variant {args.variant}: no trained generator in {Path(args.models, args.variant)} "
+                         "(run the pipeline first)")
+    path = Path(args.models) / run_path(args.variant, pick_seed(args.models, args.variant, args.training_seed)) / "generator.pt"
     generator, payload = load_generator(path, device, args.variant)
     labels = breed_labels(payload, args.breed, args.n, args.seed)
     # passes as the server runs them: `doggan serve` answers the same query with the same bytes

@@ -49,6 +49,10 @@ def write_text(path, text):
         tmp.write_text(text)
 
 
+def read_json(path):
+    return json.loads(Path(path).read_text())
+
+
 def write_json(path, obj):
     write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 

@@ -12,20 +12,21 @@ from doggan.errors import ParamError
 from doggan.generate import GenerateConfig
 from doggan.metrics.features import MetricConfig
 from doggan.metrics.rotnet import FeatnetConfig
+from doggan.metrics.spread import AggregateConfig
 from doggan.models import VARIANTS, variant_module
 from doggan.models.base import TrainConfig
+from doggan.runs import check_seeds
 
 SECTIONS = {"demo": DemoConfig, "crop": CropConfig, "featnet": FeatnetConfig, "model": TrainConfig,
-            "generate": GenerateConfig, "metric": MetricConfig}
+            "generate": GenerateConfig, "metric": MetricConfig,
+            "aggregate": AggregateConfig}
 
 
 def check_params(params):
     """Raise ParamError naming the first bad key of `params` (read_params' dict); return None."""
-    for name in ("seed", "threads", "device", "data.images", "data.annotations", "data.strict"):
+    for name in ("seeds", "threads", "device", "data.images", "data.annotations", "data.strict"):
         lookup(params, name)  # present
-    seed = params["seed"]
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ParamError(f"seed: expected a non-negative integer, got {seed!r}")
+    check_seeds(params["seeds"])
     check_threads(params["threads"])
     check_device_name(params["device"])
     for key in ("images", "annotations"):

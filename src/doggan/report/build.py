@@ -1,8 +1,9 @@
 """The report people open: reports/index.html and reports/README.md, figures linked relatively.
 
-Inputs are what the pipeline wrote: reports/metrics/<V>.json (scores), reports/yardsticks.json
-(the same scores of image sets with a known answer), reports/train/<V>/ (DVCLive: curves, summary, resolved
-params), reports/figures/*.png, reports/data_quality.json, reports/featnet.json, and params.yaml.
+Inputs are what the pipeline wrote: reports/aggregate.json (every variant over its training seeds, and
+the verdicts), reports/metrics/<V>/seed<N>.json (each run's scores), reports/yardsticks.json (the same
+scores of image sets with a known answer), reports/train/<V>/seed<N>/ (DVCLive: curves, summary, resolved
+params), reports/figures/, reports/data_quality.json, reports/featnet.json, and params.yaml.
 Both pages come from templates/ with the same tables (pandas to_html and to_markdown). Nothing
 here depends on wall time, so the same inputs give the same bytes.
 """
@@ -21,6 +22,7 @@ import pandas as pd  # noqa: E402
 from doggan.errors import ParamError  # noqa: E402
 from doggan.io import save_figure, write_text  # noqa: E402
 from doggan.models import variant_module  # noqa: E402
+from doggan.runs import run_path  # noqa: E402
 
 SCORES = {"fid": ("FID", 2), "kid": ("KID", 4), "precision": ("precision", 2), "recall": ("recall", 2),
           "density": ("density", 2), "coverage": ("coverage", 2), "mifid": ("MiFID", 2), "distance": ("memorization distance", 4)}
@@ -45,14 +47,14 @@ def _read_yaml(path):
     return yaml.safe_load(path.read_text()) if path.is_file() else {}
 
 
-def collect(reports):
-    """One row per scored variant: its scores and the generator train kept."""
+def collect(reports, runs):
+    """One row per run (variant, seed) of `runs`: its scores and the generator train kept."""
     reports = Path(reports)
     rows = []
-    for path in sorted((reports / "metrics").glob("*.json")):
-        variant = path.stem
-        metrics, train = _read_json(path), _read_json(reports / "train" / variant / "metrics.json")
-        rows.append({"variant": variant, **{key: metrics.get(key) for key in (*SCORES, "kid_std", "network", "n")},
+    for variant, seed in runs:
+        run = run_path(variant, seed)
+        metrics, train = _read_json(reports / "metrics" / f"{run}.json"), _read_json(reports / "train" / run / "metrics.json")
+        rows.append({"variant": variant, "seed": seed, **{key: metrics.get(key) for key in (*SCORES, "kid_std", "network", "n")},
                      "kept_step": train.get("kept_step"), "kept_fid": train.get("kept_fid_rotnet")})
     return pd.DataFrame(rows)
 
@@ -75,7 +77,9 @@ def _kept(step, fid):
 
 
 def _runs(reports):
-    return sorted(p for p in (Path(reports) / "train").glob("*") if (p / "plots" / "metrics").is_dir())
+    """The DVCLive folders of every run (train/<V>/seed<N>), with a label for each."""
+    folders = sorted(p for p in (Path(reports) / "train").glob("*/seed*") if (p / "plots" / "metrics").is_dir())
+    return [(p, f"{p.parent.name} {p.name}") for p in folders]
 
 
 def plot_losses(reports, out):
@@ -86,7 +90,7 @@ def plot_losses(reports, out):
     fig, axes = plt.subplots(rows, columns, figsize=(4.8 * columns, 3.3 * rows), squeeze=False)
     for ax in axes.flat[len(runs):]:
         ax.axis("off")
-    for ax, run in zip(axes.flat, runs):
+    for ax, (run, label) in zip(axes.flat, runs):
         for tsv in sorted((run / "plots" / "metrics" / "train").glob("loss*.tsv")):
             data = pd.read_csv(tsv, sep="\t")
             ax.plot(data["step"], data.iloc[:, -1], label=tsv.stem, linewidth=1)
@@ -96,7 +100,7 @@ def plot_losses(reports, out):
             twin = ax.twinx()
             twin.plot(data["step"], data["fid_rotnet"], "k--", marker="o", markersize=3)
             twin.set_ylabel("cheap FID (rotnet), dashed")
-        ax.set_title(run.name)
+        ax.set_title(label)
         ax.set_xlabel("step")
         ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
@@ -104,29 +108,55 @@ def plot_losses(reports, out):
     plt.close(fig)
 
 
-def plot_comparison(reports, table, yardsticks, out):
-    """Left: cheap FID against images shown for every variant. Right: final FID per variant with
-    the yardsticks: the real-vs-real floor, the worst shape-kept and the best shape-destroyed."""
+def plot_comparison(reports, spread, yardsticks, out):
+    """Left: cheap FID against images shown for every run. Right: final FID per variant, a dot per
+    training seed, with the yardsticks: the real-vs-real floor, the worst shape-kept and the best
+    shape-destroyed."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6))
-    for run in _runs(reports):
+    for run, label in _runs(reports):
         fid = run / "plots" / "metrics" / "fid_rotnet.tsv"
         batch = _read_yaml(run / "params.yaml").get("batch_size")
         if fid.is_file() and batch:
             data = pd.read_csv(fid, sep="\t")
-            left.plot(data["step"] * batch / 1000, data["fid_rotnet"], marker="o", markersize=3, label=run.name)
+            left.plot(data["step"] * batch / 1000, data["fid_rotnet"], marker="o", markersize=3, label=label)
     left.set_xlabel("thousand images shown")
     left.set_ylabel("cheap FID (rotnet, few samples)")
     left.set_title("during training")
     if left.lines:
         left.legend(fontsize=8)
-    if len(table):
-        right.bar(table["variant"], table["fid"], color="#4c72b0")
-        for (label, fid), style in zip(yardstick_lines(yardsticks), ("-", "--", ":")):
-            right.axhline(fid, color="k", linestyle=style, linewidth=1, label=f"{label} {fid:.1f}")
-        if right.get_legend_handles_labels()[0]:
-            right.legend(fontsize=8)
-        right.set_ylabel(f"FID ({table['network'].iloc[0]}, {int(table['n'].iloc[0]):,} images)")
+    if spread.get("ranking"):
+        draw_seeds(right, spread, yardsticks)
         right.set_title("final")
+    fig.tight_layout()
+    save_figure(fig, out)
+    plt.close(fig)
+
+
+def draw_seeds(ax, spread, yardsticks):
+    """FID per variant, best mean first: a dot per training seed, the mean as a bar, the first seed's
+    resampled draws as a grey range beside it, and the yardsticks as horizontal lines."""
+    for x, variant in enumerate(spread["ranking"]):
+        entry = spread["variants"][variant]
+        fids = entry["fid"]["values"]
+        ax.hlines(entry["fid"]["mean"], x - 0.3, x + 0.3, color="#4c72b0", linewidth=2)
+        ax.plot([x] * len(fids), fids, "o", color="#4c72b0", alpha=0.8, markersize=5)
+        if "resampled" in entry:
+            ax.vlines(x + 0.2, entry["resampled"]["fid"]["min"], entry["resampled"]["fid"]["max"], color="grey", linewidth=3)
+    for (label, fid), style in zip(yardstick_lines(yardsticks), ("-", "--", ":")):
+        ax.axhline(fid, color="k", linestyle=style, linewidth=1, label=f"{label} {fid:.1f}")
+    ax.set_xticks(range(len(spread["ranking"])), spread["ranking"], rotation=20)
+    ax.set_ylabel("FID")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
+
+
+def plot_seeds(spread, yardsticks, out):
+    """The verdict's evidence: every training seed's FID per variant (dots; grey: the first seed's
+    generator drawn again)."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    if spread.get("ranking"):
+        draw_seeds(ax, spread, yardsticks)
+    ax.set_title("FID: a dot per training seed, bar at the mean, grey: one generator redrawn", fontsize=10)
     fig.tight_layout()
     save_figure(fig, out)
     plt.close(fig)
@@ -172,10 +202,46 @@ def _scores(row):
 
 
 def results_table(table):
-    """The variants' scores, best FID first."""
-    rows = [{"variant": r["variant"], **_scores(r), "kept step (cheap FID)": _kept(r["kept_step"], r["kept_fid"])}
-            for r in table.sort_values("fid").to_dict("records")]
+    """Every run's scores, best FID first."""
+    rows = [{"variant": r["variant"], "seed": r["seed"], **_scores(r), "kept step (cheap FID)": _kept(r["kept_step"], r["kept_fid"])}
+            for r in table.sort_values("fid").to_dict("records")] if len(table) else []
     return pd.DataFrame(rows)
+
+
+def _spread(entry, digits):
+    """'12.34 ± 0.56' (mean ± std over seeds), or the one value."""
+    if entry is None:
+        return "–"
+    return _fmt(entry["mean"], digits) + (f" ± {_fmt(entry['std'], digits)}" if entry["std"] is not None else "")
+
+
+def spread_table(spread):
+    """One row per variant, best mean FID first: each score's mean ± std over training seeds, every
+    seed's FID, the first seed's FID over resampled draws, and the variants it beats by the rule."""
+    beaten = {v: [x["worse"] for x in spread.get("verdicts", []) if x["better"] == v] for v in spread.get("ranking", [])}
+    rows = []
+    for v in spread.get("ranking", []):
+        entry = spread["variants"][v]
+        resampled = entry.get("resampled", {}).get("fid")
+        rows.append({"variant": v, "seeds": len(entry["seeds"]), "FID": _spread(entry["fid"], 2),
+                     "FID per seed": ", ".join(_fmt(x, 2) for x in entry["fid"]["values"]),
+                     "FID, same generator redrawn": _spread(resampled, 2),
+                     **{label: _spread(entry.get(key), digits) for key, (label, digits) in SCORES.items()
+                        if key in ("kid", "precision", "recall", "coverage")},
+                     "beats": ", ".join(beaten[v]) or "none"})
+    return pd.DataFrame(rows)
+
+
+def verdict_note(spread):
+    """What the table's `beats` column means, and what it takes at this many seeds."""
+    if not spread.get("ranking"):
+        return ""
+    seeds = max(len(e["seeds"]) for e in spread["variants"].values())
+    note = f"Verdicts on FID (the `beats` column): {spread['rule']}."
+    if seeds < 3:
+        note += (f" At {seeds} training seed{'s' if seeds > 1 else ''} a variant cannot beat another by this rule: "
+                 "`dvc exp run -S 'seeds=[0,1,2]'` trains two more of each.")
+    return note
 
 
 KIND_ORDER = ("floor", "shape kept", "shape destroyed", "noise", "memoriser")  # metrics.yardsticks.KINDS
@@ -211,16 +277,18 @@ def _count(table):
 
 
 def render(reports, params_path="params.yaml"):
-    """Write index.html, README.md, results.md, losses.png and comparison.png under `reports`."""
+    """Write index.html, README.md, results.md, losses.png, comparison.png and seeds.png under `reports`."""
     reports = Path(reports)
-    table = collect(reports)
-    yardsticks = _read_json(reports / "yardsticks.json")
+    params = (yaml.safe_load(Path(params_path).read_text()) or {}) if Path(params_path).is_file() else {}
+    spread, yardsticks = _read_json(reports / "aggregate.json"), _read_json(reports / "yardsticks.json")
+    seeds = {v: spread["variants"][v]["seeds"] for v in spread.get("ranking", [])}
+    table = collect(reports, [(v, s) for v, vs in seeds.items() for s in vs])
     plot_losses(reports, reports / "losses.png")
-    plot_comparison(reports, table, yardsticks, reports / "comparison.png")
+    plot_comparison(reports, spread, yardsticks, reports / "comparison.png")
+    plot_seeds(spread, yardsticks, reports / "seeds.png")
     quality, featnet = _read_json(reports / "data_quality.json"), _read_json(reports / "featnet.json")
     # the values, not the file's text: the same page whether DVC passed params.yaml or Snakemake
     # its merged config, which has the values and no comments
-    params = (yaml.safe_load(Path(params_path).read_text()) or {}) if Path(params_path).is_file() else {}
     params_text = yaml.safe_dump(params, sort_keys=False) if params else "(params.yaml not found)"
     model = params.get("model", {})
 
@@ -236,13 +304,15 @@ def render(reports, params_path="params.yaml"):
                            columns=["skipped because", "count"])
     context = {
         "intro": INTRO, "network": network, "n": _count(table), "results": results_table(table),
+        "spread": spread_table(spread), "verdict_note": verdict_note(spread),
         "budget": budget_line(model.get("budget")),
         "yardstick_note": YARDSTICK_NOTE, "yardsticks": yardstick_table(yardsticks), "eps_note": eps_note,
         "featnet_note": (f"featnet (rotnet) tells the turn of held-out crops right {featnet['val_accuracy']:.1%} of the time."
                          if "val_accuracy" in featnet else ""),
-        "variants": [{"name": v, "conditional": _conditional(v), "breeds": breeds_caption(_read_json(reports / "generate" / f"{v}.json")),
-                      "settings": differences_from_model(_read_yaml(reports / "train" / v / "params.yaml"), model)}
-                     for v in table.get("variant", [])],
+        "variants": [{"name": v, "conditional": _conditional(v), "runs": [run_path(v, s) for s in vs],
+                      "breeds": breeds_caption(_read_json(reports / "generate" / f"{run_path(v, vs[0])}.json")),
+                      "settings": differences_from_model(_read_yaml(reports / "train" / run_path(v, vs[0]) / "params.yaml"), model)}
+                     for v, vs in seeds.items()],
         "counts": counts, "skipped": skipped, "params_text": params_text.rstrip(),
     }
     for name in ("index.html", "README.md", "results.md"):  # results.md: the tables alone, for the project's README

@@ -14,7 +14,7 @@
 
 tests/test_docs.py runs the check, so a table that differs from its source fails the suite.
 
-Provenance. `from submissions/*/images.zip data/interim/crops.npy` (one `*` each, standing for a
+Provenance. `from submissions/*/seed0/images.zip data/interim/crops.npy` (one `*` each, standing for a
 variant) names the outputs FILE's numbers were computed from, and the block ends with their md5
 (8 hex digits) and whether they are still the ones here:
 - FILE is an output dvc.lock records (reports/results.md): the md5s are the ones dvc.lock records,
@@ -67,7 +67,7 @@ def options_tables(params_path="params.yaml"):
 
 
 def stages_table(root="."):
-    """Markdown: one row per stage of dvc.yaml, in its order, `<V>` for a variant's."""
+    """Markdown: one row per stage of dvc.yaml, in its order, `<V>` for a variant, `<N>` for a training seed."""
     import ast
 
     stages = yaml.safe_load((Path(root) / "dvc.yaml").read_text())["stages"]
@@ -79,8 +79,12 @@ def stages_table(root="."):
         does = " ".join(doc.split()).split(": ", 1)[1]
         outs = [next(iter(o)) if isinstance(o, dict) else o
                 for key in ("outs", "metrics", "plots") for o in body.get(key, [])]
-        writes = ", ".join(f"`{o}`" for o in outs).replace("${key}", "<V>").replace("${metric.network}", "<network>")
-        rows.append(f"| {name}{'@<V>' if 'foreach' in stage else ''} | {does} | {writes} |")
+        writes = ", ".join(f"`{o}`" for o in outs)
+        for var, shown in (("${key}", "<V>"), ("${item.variant}", "<V>"), ("${item.seed}", "<N>"),
+                           ("${metric.network}", "<network>")):
+            writes = writes.replace(var, shown)
+        suffix = "@<V>-<N>" if "matrix" in stage else "@<V>" if "foreach" in stage else ""
+        rows.append(f"| {name}{suffix} | {does} | {writes} |")
     return "| stage | does | writes |\n|---|---|---|\n" + "\n".join(rows) + "\n"
 
 
@@ -180,12 +184,13 @@ def render_include(spec, root, old=None, stamp_lock=None):
         return text
     patterns = sources.split()
     lock = _lock_hashes(Path(root).resolve() / "dvc.lock")
-    now = {}
+    now, missing = {}, []
     for pattern in patterns:
         found = _matching(pattern, root, lock)
-        if not found:
-            raise SystemExit(f"error: {name}: no output here matches {pattern} (dvc.lock or the files)")
+        missing += [] if found else [pattern]
         now.update(found)
+    if missing and (name in lock or not old):
+        raise SystemExit(f"error: {name}: no output here matches {missing[0]} (dvc.lock or the files)")
     if name in lock:  # an output of the pipeline: dvc.lock records what it was computed from
         if _md5(path) != lock[name]:
             raise SystemExit(f"error: {name} is not the file dvc.lock records (md5 {_md5(path)[:DIGITS]}, dvc.lock "
@@ -193,8 +198,10 @@ def render_include(spec, root, old=None, stamp_lock=None):
         hashes = now
     else:
         kept = parse_stamp(old[len(text) + 1:], patterns) if old and old.startswith(text + "\n") else None
-        if kept is not None:  # the same text as when it was stamped: computed from the same outputs
-            hashes = kept
+        if kept is not None:  # the same text as when it was stamped: computed from the same outputs (which
+            hashes = kept     # may no longer be here: then the line says so)
+        elif missing:
+            raise SystemExit(f"error: {name}: no output here matches {missing[0]} (dvc.lock or the files)")
         else:  # computed afresh: from what is here, or from the run `stamp_lock` records
             source = _lock_hashes(Path(stamp_lock).resolve()) if stamp_lock else {}
             hashes = {}

@@ -153,8 +153,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="doggan serve", description="A web page and an HTTP API over the trained generators.")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on, 1 to 65535")
-    parser.add_argument("--models", default="models", help="folder holding <variant>/generator.pt")
-    parser.add_argument("--metrics", default="reports/metrics", help="folder holding <variant>.json scores")
+    parser.add_argument("--models", default="models", help="folder holding <variant>/seed<N>/generator.pt")
+    parser.add_argument("--metrics", default="reports/metrics", help="folder holding <variant>/seed<N>.json scores")
+    parser.add_argument("--training-seed", type=int, help="serve the generators of this training seed (default: each "
+                                                            "variant's first)")
     parser.add_argument("--batch-size", type=int, default=PASS_SIZE,
                         help="images per forward pass, always (padded): 16 is fastest on a CPU, raise it on a GPU")
     parser.add_argument("--one-at-a-time", action="store_true",
@@ -167,7 +169,7 @@ def main(argv=None):
         raise UserError(f"--batch-size: expected an integer >= 1, got {args.batch_size}")
     device = pick_device(args.device)  # on CUDA with deterministic kernels: the same query, the same bytes
     set_threads()
-    variants = load_variants(Path(args.models), Path(args.metrics), device)
+    variants = load_variants(Path(args.models), Path(args.metrics), device, args.training_seed)
     serving = [name for name, v in variants.items() if v.generator is not None]
     if not serving:
         found = "".join(f"; {name}: {v.reason}" for name, v in variants.items())

@@ -16,30 +16,35 @@ import numpy as np
 import torch
 
 from doggan.generate import UnreadableGenerator, forward_pass, is_conditional, load_generator
+from doggan.errors import UserError
 from doggan.models import VARIANTS
+from doggan.runs import pick_seed, run_path
 
 TRAIN_HINT = "`make repro` trains models/, `make quality` data/quality/models/"
 SCORE_KEYS = ("fid", "kid", "kid_std", "precision", "recall", "density", "coverage", "mifid", "distance", "network",
-              "n")  # of reports/metrics/<V>.json, as the page shows them
+              "n")  # of reports/metrics/<V>/seed<N>.json, as the page shows them
 
 
 @dataclass
 class Variant:
-    """One variant's generator (None with the reason when it cannot serve) and its score."""
+    """One variant's generator (None with the reason when it cannot serve), the training seed it was
+    trained with, its score, and the spread of its FID over every training seed."""
 
     name: str
     generator: object = None
     payload: dict = None
     reason: str = None
+    seed: int = None
     score: dict = None
+    spread: dict = None
 
     def describe(self):
         """What GET /api/variants says of this variant: breeds only where a request may name one."""
         if self.generator is None:
             return {"name": self.name, "available": False, "reason": self.reason}
         conditional = is_conditional(self.payload)
-        return {"name": self.name, "available": True, "conditional": conditional,
-                **({"breeds": self.payload["breeds"]} if conditional else {}), "score": self.score}
+        return {"name": self.name, "available": True, "conditional": conditional, "training_seed": self.seed,
+                **({"breeds": self.payload["breeds"]} if conditional else {}), "score": self.score, "spread": self.spread}
 
 
 def read_score(path):
@@ -51,11 +56,23 @@ def read_score(path):
         return None
 
 
-def load_variant(name, models, metrics, device="cpu"):
-    """Variant `name` from models/<name>/generator.pt (weights_only), its score from metrics/<name>.json."""
-    path = models / name / "generator.pt"
-    if not path.is_file():
-        return Variant(name, reason=f"no {path} ({TRAIN_HINT})")
+def read_spread(path, name):
+    """FID's mean, std and seed count of variant `name` in the aggregate stage's json, or None."""
+    try:
+        fid = json.loads(path.read_text())["variants"][name]["fid"]
+        return {"fid_mean": fid["mean"], "fid_std": fid["std"], "seeds": fid["n"]}
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def load_variant(name, models, metrics, device="cpu", seed=None):
+    """Variant `name` from models/<name>/seed<N>/generator.pt (weights_only; N: `seed`, else the first
+    trained), its score from metrics/<name>/seed<N>.json, its spread from metrics/../aggregate.json."""
+    try:
+        seed = pick_seed(models, name, seed)
+    except UserError as exc:
+        return Variant(name, reason=f"{exc} ({TRAIN_HINT})")
+    path = models / run_path(name, seed) / "generator.pt"
     try:
         generator, payload = load_generator(path, device, name)
     except UnreadableGenerator as exc:  # says why, naming the file
@@ -63,13 +80,15 @@ def load_variant(name, models, metrics, device="cpu"):
     except Exception as exc:  # any other failure (out of GPU memory) means this one cannot serve; the others still do
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         return Variant(name, reason=f"cannot load {path}: {first_line}")
-    return Variant(name, generator, payload, score=read_score(metrics / f"{name}.json"))
+    return Variant(name, generator, payload, seed=seed, score=read_score(metrics / f"{run_path(name, seed)}.json"),
+                   spread=read_spread(metrics.parent / "aggregate.json", name))
 
 
-def load_variants(models, metrics, device="cpu"):
-    """{name: Variant} for every registered variant with a folder in models/. Names come from the
-    registry, never from a request, so nothing a client sends reaches the file system."""
-    return {name: load_variant(name, models, metrics, device) for name in VARIANTS if (models / name).is_dir()}
+def load_variants(models, metrics, device="cpu", seed=None):
+    """{name: Variant} for every registered variant with a folder in models/, each with training seed
+    `seed` (else its first). Names come from the registry, never from a request, so nothing a client
+    sends reaches the file system."""
+    return {name: load_variant(name, models, metrics, device, seed) for name in VARIANTS if (models / name).is_dir()}
 
 
 @dataclass(eq=False)
