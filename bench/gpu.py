@@ -41,6 +41,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))  # common.py, also where this file is loaded as a module (the tests)
 os.environ.setdefault("TQDM_DISABLE", "1")  # the training loop's progress bars: this script prints its own lines
 
 try:
@@ -173,6 +174,8 @@ from doggan.metrics.rotnet import FeatnetConfig, RotNet, train_featnet  # noqa: 
 from doggan.models import VARIANTS, variant_module  # noqa: E402
 from doggan.training.loop import train  # noqa: E402
 
+from common import read_bench_params  # noqa: E402
+
 # ---------------------------------------------------------------------------------------------------------------
 # sizes
 
@@ -189,10 +192,11 @@ TINY = {  # tests/test_training.py's widths, batch 4
     "progan": dict(channels=16, nz=16, embed=4, ema=0.9),
     "autoencoder": dict(width=8, nz=64),
     "biggan": dict(g_ch=4, d_ch=4, nz=20, shared_dim=8, ema=0.9),
+    "plain_dcgan": dict(ngf=8, ndf=8, nz=16),
 }
 
 KAGGLE_HOURS = 9           # a Kaggle notebook's limit
-KAGGLE_OTHER_MINUTES = 30  # crop, featnet, reference, generate and score beside the six trainings
+KAGGLE_OTHER_MINUTES = 30  # crop, featnet, reference, generate and score beside the trainings
 KAGGLE_BUDGET = 700        # docs/real-data.md's model.budget for a real run on one GPU
 P100_FP32_TFLOPS = 9.3     # Kaggle's one-GPU choice (the other is two T4s, 8.1 each)
 
@@ -499,7 +503,7 @@ def cpu_figures(folder=ROOT / "reports" / "bench"):
 
 def kaggle_plan(params, ms_per_step, budget=KAGGLE_BUDGET):
     """Minutes per variant of a real run at model.budget `budget` from ms/step, the total with the other
-    stages, and the largest budget whose six trainings and other stages fit KAGGLE_HOURS."""
+    stages, and the largest budget whose trainings (every variant's) and other stages fit KAGGLE_HOURS."""
     rows, unit = {}, 0.0
     for variant, ms in ms_per_step.items():
         if ms is None:
@@ -677,7 +681,7 @@ def main(argv=None):
     on_gpu = torch.cuda.is_available()
     device = pick_device(args.device if on_gpu else "cpu")  # the pipeline's deterministic CUDA setup
     out = Path(args.out) if args.out else (ROOT / "reports" / "bench" if on_gpu else Path(tempfile.mkdtemp(prefix="gpu-check-")))
-    params = read_params(args.params)
+    params = read_bench_params(args.params)  # with plain_dcgan's block, from bench/quality.yaml
     size, tiny = (GPU_SIZE, False) if on_gpu else (CPU_SIZE, True)
     torch.set_num_threads(params["threads"] if on_gpu else 1)  # tiny CPU nets: a second thread only waits
     started = time.perf_counter()

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import dataclasses
 import hashlib
+import math
 import os
 import shutil
 import socket
@@ -41,6 +42,8 @@ from doggan.metrics.rotnet import RotNet
 from doggan.models import VARIANTS, variant_module
 from doggan.models.progan import RESOLUTIONS, schedule
 from doggan.training.loop import train
+
+from common import read_bench_params
 
 REAL_PHOTOS = 20_579  # Kaggle's all-dogs
 
@@ -124,7 +127,7 @@ def matmul_flops(n=4096, repeat=3):
 
 def bench_train(args):
     """Training images/s per variant at the demo params (batch 32, random images), on this CPU."""
-    params = read_params(args.params)
+    params = read_bench_params(args.params)
     real, labels = torch.rand(32, 3, 64, 64) * 2 - 1, torch.randint(0, 8, (32,))
     peak = matmul_flops()
     rows = []
@@ -224,17 +227,15 @@ def scaled_to(module, cfg, seconds, images, labels, n_classes):
 
 
 def bench_compare(args):
-    """Every variant beside pytorch/examples' DCGAN (bench/plain_dcgan.py) at equal wall time on the
-    demo crops, two seeds. Each variant's demo schedule is scaled to --minutes of training and keeps
-    what its params say (best or last); the cheap FID (the judge's rotnet features, --fid-samples samples
-    against all crops) is logged 8 times along the way. Prints the table, writes the FID-against-
-    CPU-minutes curves and the sample grids to reports/bench/."""
+    """Every variant beside pytorch/examples' DCGAN (the variant plain_dcgan) at equal wall time on the
+    demo crops, two seeds, all through doggan's loop. Each variant's demo schedule is scaled to --minutes
+    of training and keeps what its params say (best or last); the cheap FID (the judge's rotnet features,
+    --fid-samples samples against all crops) is logged 8 times along the way. Prints the table, writes
+    the FID-against-CPU-minutes curves and the sample grids to reports/bench/."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from plain_dcgan import PlainDCGAN
 
     from doggan.data.dataset import to_uint8
     from doggan.metrics.rotnet import load_featnet
@@ -243,46 +244,40 @@ def bench_compare(args):
     if not Path("models/featnet.pt").is_file():
         print("\n### compare: skipped, it needs data/interim/crops.npy and models/featnet.pt (`dvc repro featnet`)")
         return
-    params = read_params(args.params)
+    params = read_bench_params(args.params)
     images, labels, breeds = load_crops("data/interim/crops.npy", "data/interim/crops.csv")
     features = RotNetFeatures(load_featnet("models/featnet.pt"))
     during = CheapFID(features, images, labels, args.fid_samples)
     final = CheapFID(features, images, labels, args.fid_samples, seed=777)  # other z than the one `keep` chose on
     budget = args.minutes * 60
-    names = ["plain dcgan", *(args.variants or VARIANTS)]
+    names = ["plain_dcgan", *(v for v in args.variants or VARIANTS if v != "plain_dcgan")]
     curves, scores, grids, steps_run = {}, {}, {}, {}
     z = torch.randn(8, 512, generator=torch.Generator().manual_seed(3))  # the widest nz; each model takes its first nz
     for name in names:
         for seed in args.seeds:
             torch.manual_seed(seed)
-            curve = []
-            if name == "plain dcgan":
-                model = PlainDCGAN(seed)
-                _, steps = model.train(images, budget, eval_every=budget / 8,
-                                       on_eval=lambda spent, step: curve.append((spent, during(model))))
-            else:
-                module = variant_module(name)
-                cfg = load_merged(module.Config, params, "model", f"variants.{name}")
-                cfg = scaled_to(module, cfg, budget, images, labels, len(breeds))
-                cfg = dataclasses.replace(cfg, fid_every=max(1, cfg.steps // 8), checkpoint_every=10**9)
-                torch.manual_seed(seed)
-                model, fids = module.Model(cfg, len(breeds)), {}
+            module = variant_module(name)
+            cfg = load_merged(module.Config, params, "model", f"variants.{name}")
+            cfg = scaled_to(module, cfg, budget, images, labels, len(breeds))
+            cfg = dataclasses.replace(cfg, fid_every=max(1, cfg.steps // 8), checkpoint_every=10**9)
+            torch.manual_seed(seed)
+            model, fids = module.Model(cfg, len(breeds)), {}
 
-                def evaluate(step):
-                    fids[step] = during(model)
-                    return fids[step]
+            def evaluate(step):
+                fids[step] = during(model)
+                return fids[step]
 
-                with tempfile.TemporaryDirectory() as tmp:
-                    result = train(model, images, labels, seed=seed, checkpoint_path=Path(tmp) / "c.pt",
-                                   fingerprint="bench", evaluate=evaluate)
-                curve, steps = [(seconds, fids[step]) for step, seconds in result.curve], cfg.steps
+            with tempfile.TemporaryDirectory() as tmp:
+                result = train(model, images, labels, seed=seed, checkpoint_path=Path(tmp) / "c.pt",
+                               fingerprint="bench", evaluate=evaluate)
+            curve, steps = [(seconds, fids[step]) for step, seconds in result.curve], cfg.steps
             curves[name, seed], scores[name, seed], steps_run[name] = curve, final(model), steps
             sampler = model.sampler().eval()
             with torch.no_grad():
                 y = torch.arange(8) % len(breeds)
                 grids[name, seed] = to_uint8(sampler(z[:, : model.cfg.nz], y))
             print(f"compare: {name} seed {seed}: {steps} steps, FID {scores[name, seed]:.1f}", flush=True)
-    plain = np.mean([scores["plain dcgan", s] for s in args.seeds])
+    plain = np.mean([scores["plain_dcgan", s] for s in args.seeds])
     rows = []
     for name in names:
         fids = [scores[name, s] for s in args.seeds]
@@ -290,7 +285,7 @@ def bench_compare(args):
                      f"{np.mean(fids) / plain:.2f}"))
     table(f"compare: {args.minutes:g} min of training each on {len(images)} demo crops, {torch.get_num_threads()} threads; "
           f"cheap FID (rotnet, {args.fid_samples} samples) of the generator each keeps, seeds "
-          f"{' / '.join(map(str, args.seeds))}", ["model", "steps", "FID per seed", "mean FID", "vs plain dcgan"], rows)
+          f"{' / '.join(map(str, args.seeds))}", ["model", "steps", "FID per seed", "mean FID", "vs plain_dcgan"], rows)
 
     out = OUT
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -315,30 +310,33 @@ def bench_compare(args):
     print(f"\nwrote {out / 'fid_vs_minutes.png'} and {out / 'samples.png'}")
 
 
-PLAIN_BATCH = 32  # on 2 cores the plain DCGAN learns more per CPU-minute at batch 32 than at its default 64
-
-
-def plain_dcgan_generators(images, seed, steps):
-    """{n: the plain DCGAN's sampler after n steps at batch PLAIN_BATCH} for every n in `steps`, from
-    one run; trained once, then read from data/bench/."""
-    from plain_dcgan import PlainDCGAN
-
-    paths = {n: Path(f"data/bench/plain_dcgan_b{PLAIN_BATCH}_s{seed}_{n}steps.pt") for n in steps}
+def plain_dcgan_generators(images, labels, n_breeds, params, seed, steps):
+    """{n: the variant plain_dcgan's sampler after n steps of doggan's loop (its params' batch size, its
+    standing statistics; eval mode)} for every n in `steps`, from one run; trained once, then read from
+    data/bench/judge/."""
+    module = variant_module("plain_dcgan")
+    cfg = load_merged(module.Config, params, "model", "variants.plain_dcgan")
+    cfg = dataclasses.replace(cfg, steps=max(steps), fid_every=math.gcd(*steps), checkpoint_every=10**9, keep="last")
+    paths = {n: Path(f"data/bench/judge/plain_dcgan_b{cfg.batch_size}_s{seed}_{n}steps.pt") for n in steps}
     if not all(p.is_file() for p in paths.values()):
-        model = PlainDCGAN(seed)
+        torch.manual_seed(seed)
+        model = module.Model(cfg, n_breeds)
 
-        def snapshot(done):
-            if done in paths:
-                paths[done].parent.mkdir(parents=True, exist_ok=True)
-                torch.save(model.generator.state_dict(), paths[done])
+        def snapshot(step):  # called after prepare_sampler: the sampler as generator.pt would hold it
+            if step in paths:
+                paths[step].parent.mkdir(parents=True, exist_ok=True)
+                torch.save(model.sampler().state_dict(), paths[step])
+            return math.nan  # no FID: nothing to keep by
 
-        seconds, _ = model.train(images, batch_size=PLAIN_BATCH, steps=max(steps), on_step=snapshot)
-        print(f"judge: plain dcgan seed {seed}: {max(steps)} steps in {seconds / 60:.1f} min", flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            result = train(model, images, labels, seed=seed, checkpoint_path=Path(tmp) / "c.pt", fingerprint="bench",
+                           evaluate=snapshot)
+        print(f"judge: plain_dcgan seed {seed}: {max(steps)} steps in {result.seconds / 60:.1f} min", flush=True)
     samplers = {}
     for n, path in paths.items():
-        model = PlainDCGAN(seed)
-        model.generator.load_state_dict(torch.load(path, weights_only=True))
-        samplers[n] = model.sampler()
+        samplers[n] = module.build_generator(cfg, n_breeds)
+        samplers[n].load_state_dict(torch.load(path, weights_only=True))
+        samplers[n].eval()
     return samplers
 
 
@@ -378,7 +376,7 @@ def bench_judge(args):
     if not Path("data/interim/crops.npy").is_file():
         print("\n### judge: skipped, it needs data/interim/crops.npy (`dvc repro crop`)")
         return
-    params = read_params(args.params)
+    params = read_bench_params(args.params)
     images, labels, breeds = load_crops("data/interim/crops.npy", "data/interim/crops.csv")
     crops = images.permute(0, 2, 3, 1).numpy()
     made, reference = halves(len(crops))
@@ -386,7 +384,7 @@ def bench_judge(args):
     sets = {f"{y.kind}: {y.name}": y.make(crops[made], rng) for y in YARDSTICKS}
     z = torch.randn(len(made), 100, generator=torch.Generator().manual_seed(5))
     for seed in args.seeds:
-        for steps, generator in plain_dcgan_generators(images, seed, args.judge_steps).items():
+        for steps, generator in plain_dcgan_generators(images, labels, len(breeds), params, seed, args.judge_steps).items():
             with torch.no_grad():
                 sets[f"plain dcgan, {steps} steps, seed {seed}"] = to_uint8(generator(z))
     for path in sorted(Path("models").glob("*/generator.pt")):
@@ -676,7 +674,7 @@ def bench_serve(args):
     """`doggan serve` under a bounded load on loopback: requests/s and p50/p99 latency at 1, 4 and 16
     concurrent clients, batched (requests packed into the server's passes of 16 images) and one request
     at a time. The generators are built at the demo params, untrained: a pass costs what a trained one's does."""
-    params = read_params(args.params)
+    params = read_bench_params(args.params)
     loads = [(16, 1), (16, 4), (16, 16), (2, 16)]  # (images per request, clients); n=2 shows where packing pays
     modes = {"batched": (), "one at a time": ("--one-at-a-time",)}
     results, digests = {}, {}
@@ -734,10 +732,10 @@ def main():
     parser.add_argument("--minutes", type=float, default=2.0, help="compare: training budget per model and seed")
     parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1], help="compare: seeds")
     parser.add_argument("--fid-samples", type=int, default=2000, help="compare: samples per cheap FID")
-    parser.add_argument("--variants", nargs="*", help="compare: only these variants (beside plain dcgan)")
+    parser.add_argument("--variants", nargs="*", help="compare: only these variants (beside plain_dcgan)")
     parser.add_argument("--drivers-budget", type=float, default=0.25, help="drivers: model.budget of both runs")
     parser.add_argument("--judge-steps", type=int, nargs="*", default=[1400],
-                        help="judge: the plain DCGAN's training steps at batch 32 (1,400: 10 minutes on 2 cores)")
+                        help="judge: plain_dcgan's training steps at its batch size (32: 1,400 steps, 10 minutes on 2 cores)")
     parser.add_argument("--scale-photos", type=int, nargs="*", default=[600, 5000, REAL_PHOTOS], help="scale: demo sizes")
     parser.add_argument("--scale-breeds", type=int, default=120, help="scale: breeds of every demo set")
     parser.add_argument("--layouts-photos", type=int, default=REAL_PHOTOS, help="layouts: demo photos (of --scale-breeds breeds)")
