@@ -1,4 +1,4 @@
-"""Stage crop: photos + boxes -> crops.npy (N, 64, 64, 3 uint8), crops.csv, a grid, data quality."""
+"""Stage crop: photos + boxes -> crops.npy (N, 64, 64, 3 uint8), crops.csv (breed, label, split), a grid, data quality."""
 
 import argparse
 import dataclasses
@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from doggan.cli import record_timing, run, thread_budget
 from doggan.config import load_section, lookup, read_params
-from doggan.data.crops import CropConfig, crop_all
+from doggan.data.crops import CropConfig, crop_all, heldout_photos
 from doggan.io import atomic_path, save_grid, write_json
 
 
@@ -38,6 +38,7 @@ def main():
     with atomic_path(args.crops, suffix=".npy") as tmp:
         np.save(tmp, crops)
     table = pd.DataFrame(kept, columns=["image_id", "object", "breed", "label"])
+    table["split"] = np.where(table["image_id"].isin(heldout_photos(table, cfg.heldout)), "heldout", "train")
     with atomic_path(args.table, suffix=".csv") as tmp:
         table.rename_axis("row").to_csv(tmp)
     save_grid(args.figure, crops[np.linspace(0, len(crops) - 1, min(64, len(crops))).astype(int)])
@@ -47,7 +48,7 @@ def main():
     quality["skipped_by_reason"] = dict(sorted(Counter(s["kind"] for s in quality["skipped"]).items()))
     write_json(args.quality, quality)
     record_timing("crop", started)
-    print(f"crop: {len(crops)} crops, {len(skipped)} skipped here")
+    print(f"crop: {len(crops)} crops ({(table['split'] == 'heldout').sum()} held out), {len(skipped)} skipped here")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ def main():
     params = read_params(args.params)
     cfg = load_section(FeatnetConfig, params, "featnet")
     device = torch_setup(params)
-    images, _, _ = load_crops(args.crops, args.table)
+    images, _, _ = load_crops(args.crops, args.table, "train")  # the held-out crops judge, never train
     model, metrics = train_featnet(images, cfg, device=device)
     save_featnet(model, args.out)
     write_json(args.metrics, metrics)

@@ -57,7 +57,7 @@ def main():
     cfg = load_merged(module.Config, params, "model", f"variants.{args.variant}").with_budget()
     seed = args.seed
     device = torch_setup(params)
-    images, labels, breeds = load_crops(args.crops, args.table)
+    images, labels, breeds = load_crops(args.crops, args.table, "train")  # the held-out crops only judge
     torch.manual_seed(seed)
     model = module.Model(cfg, len(breeds))
     checkpoint = Path(args.out).with_name("checkpoint.pt")

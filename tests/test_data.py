@@ -146,3 +146,21 @@ def test_kaggle_folders_kaggle_zips_and_stanford_layout_give_identical_crops(tmp
         assert quality["skipped"] == [] and len(crops) >= 10
         results.append((crops.tobytes(), [(r["image_id"], r["object"], r["label"]) for r in kept]))
     assert all(r == results[0] for r in results[1:])
+
+
+def test_the_heldout_split_takes_whole_photos_a_share_of_each_breed_whatever_the_order():
+    import pandas as pd
+
+    from doggan.data.crops import heldout_photos
+
+    rows = [(f"{breed}_{p}", o, breed) for breed, photos in (("pug", 20), ("Chihuahua", 10), ("Maltese_dog", 1))
+            for p in range(photos) for o in range(1 + p % 3)]  # 1-3 dogs a photo
+    table = pd.DataFrame(rows, columns=["image_id", "object", "breed"])
+    chosen = heldout_photos(table, 0.1)
+    by_breed = {b: {i for i in chosen if i.startswith(b)} for b in ("pug", "Chihuahua", "Maltese_dog")}
+    assert {b: len(ids) for b, ids in by_breed.items()} == {"pug": 2, "Chihuahua": 1, "Maltese_dog": 0}  # one photo: kept
+    shuffled = table.sample(frac=1, random_state=3)
+    others = shuffled[shuffled["breed"] != "Chihuahua"]
+    assert heldout_photos(shuffled, 0.1) == chosen  # not the table's order
+    assert heldout_photos(others, 0.1) == chosen - by_breed["Chihuahua"]  # not the other breeds
+    assert heldout_photos(table, 0.0) == set()

@@ -20,7 +20,7 @@ import yaml
 
 from doggan.errors import ParamError
 
-SECTIONS = ("seeds", "threads", "device", "data", "demo", "crop", "featnet", "model", "variants", "generate", "metric", "aggregate")
+SECTIONS = ("seeds", "threads", "device", "data", "demo", "crop", "featnet", "model", "variants", "generate", "metric", "judge", "aggregate")
 
 
 def option(help, *, low=None, high=None, low_open=False, choices=None):

@@ -7,6 +7,7 @@ import io
 import math
 import multiprocessing
 import warnings
+import zlib
 from dataclasses import dataclass
 from itertools import groupby
 
@@ -35,6 +36,21 @@ class CropConfig:
     max_aspect: float = option("skip boxes with height/width above this (1st place used 4)", low=0.0, low_open=True)
     draft: bool      = option("decode JPEGs at 1/2, 1/4 or 1/8 scale when boxes allow")
     workers: int     = option("parallel processes (0: all cores)", low=0)
+    heldout: float   = option("share of each breed's photos whose crops no network trains on: the held-out crops "
+                              "the breed judge is tested on (crops.csv `split`)", low=0.0, high=0.5)
+
+
+def heldout_photos(table, fraction):
+    """The image_ids whose crops no network trains on: `fraction` of each breed's photos, rounded,
+    at least one of a breed with two or more, drawn with a seed of the breed's name, so the same photos
+    whatever the table's order or its other breeds. A photo goes whole: its dogs look alike."""
+    chosen = set()
+    for breed, ids in table.groupby("breed")["image_id"]:
+        photos = sorted(set(ids))
+        count = min(len(photos) - 1, max(1, round(fraction * len(photos)))) if fraction > 0 and len(photos) > 1 else 0
+        rng = np.random.default_rng(zlib.crc32(str(breed).encode()))
+        chosen.update(photos[i] for i in rng.permutation(len(photos))[:count])
+    return chosen
 
 
 def box_filter_reason(row, cfg):

@@ -9,8 +9,13 @@ import torch
 from doggan.errors import DataError
 
 
-def load_crops(crops_npy, crops_csv):
-    """(images uint8 tensor (N, 3, H, W), labels int64 tensor (N,), breed names by label)."""
+SPLITS = ("train", "heldout")  # crops.csv `split`: what networks learn from, and what only judges them
+
+
+def load_crops(crops_npy, crops_csv, split=None):
+    """(images uint8 tensor (N, 3, H, W), labels int64 tensor (N,), breed names by label) of every crop,
+    or of one split of crops.csv (SPLITS; a table without the column is all train). Labels and breed
+    names are the whole table's either way."""
     try:
         crops = np.load(crops_npy, mmap_mode="r")
         table = pd.read_csv(crops_csv)
@@ -20,10 +25,14 @@ def load_crops(crops_npy, crops_csv):
         raise DataError(f"{crops_npy}: {crops.shape} does not match {len(table)} rows of {crops_csv}")
     if len(table) == 0:
         raise DataError(f"{crops_npy}: no crops")
-    images = torch.from_numpy(np.array(crops)).permute(0, 3, 1, 2).contiguous()
-    labels = torch.from_numpy(np.array(table["label"], dtype=np.int64))
     names = table.drop_duplicates("label").set_index("label")["breed"].to_dict()
-    breeds = [names.get(i, f"class_{i}") for i in range(int(labels.max()) + 1)]
+    breeds = [names.get(i, f"class_{i}") for i in range(int(table["label"].max()) + 1)]
+    keep = np.ones(len(table), bool) if split is None else (
+        (table["split"] == split).to_numpy() if "split" in table else np.full(len(table), split == "train"))
+    if not keep.any():
+        raise DataError(f"{crops_csv}: no {split} crops")
+    images = torch.from_numpy(np.array(crops[keep] if not keep.all() else crops)).permute(0, 3, 1, 2).contiguous()
+    labels = torch.from_numpy(np.array(table["label"][keep], dtype=np.int64))
     return images, labels, breeds
 
 
