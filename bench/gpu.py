@@ -41,7 +41,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT / "bench"))  # common.py, also where this file is loaded as a module (the tests)
+sys.path.append(str(ROOT / "bench"))  # common.py, also where this file is loaded as a module (the tests)
 os.environ.setdefault("TQDM_DISABLE", "1")  # the training loop's progress bars: this script prints its own lines
 
 try:
@@ -166,7 +166,7 @@ def install_stand_ins():
 
 STOOD_IN = install_stand_ins()
 
-from doggan.config import load_merged, load_section, read_params  # noqa: E402
+from doggan.config import load_merged, load_section, read_params  # noqa: E402, F401 (read_params: tests/test_gpu_check.py)
 from doggan.device import pick_device  # noqa: E402
 from doggan.generate import sample  # noqa: E402
 from doggan.metrics.features import RotNetFeatures, extract_features  # noqa: E402
