@@ -19,6 +19,7 @@ import numpy as np
 
 from doggan.cli import thread_budget
 from doggan.generate import save_generator
+from doggan.runs import run_path
 
 from common import demo_model, main, read_bench_params, shared, table
 
@@ -86,7 +87,7 @@ def bench_serve(args):
     results, digests = {}, {}
     with tempfile.TemporaryDirectory() as models:
         for variant in args.serve_variants:
-            save_generator(Path(models) / variant / "generator.pt", demo_model(variant, params), variant,
+            save_generator(Path(models) / run_path(variant, 0) / "generator.pt", demo_model(variant, params), variant,
                            [f"breed{i}" for i in range(8)], [1] * 8)
         servers = {}
         try:
