@@ -109,20 +109,23 @@ rule report:
         expand("reports/train/{run}/{name}", run=RUNS, name=["metrics.json", "params.yaml", "plots"]),
         expand("reports/figures/{run}_{kind}.png", run=RUNS, kind=["samples", "breeds"]),
         expand("reports/generate/{run}.json", run=RUNS),
-        "reports/aggregate.json", "reports/figures/crops.png", "reports/yardsticks.json", "reports/data_quality.json",
+        expand("reports/breeds/{run}.json", run=RUNS), expand("reports/figures/{run}_neighbours.png", run=RUNS),
+        "reports/aggregate.json", "reports/breed_judge.json", "reports/breed_yardsticks.json", "reports/figures/crops.png", "reports/yardsticks.json", "reports/data_quality.json",
         "reports/featnet.json",
-    output: "reports/index.html", "reports/README.md", "reports/results.md", "reports/losses.png", "reports/comparison.png", "reports/seeds.png"
+    output: "reports/index.html", "reports/README.md", "reports/results.md", "reports/losses.png", "reports/comparison.png", "reports/seeds.png", "reports/breeds.png"
     params: settings={"params.yaml": config}, file=PARAMS, reports="reports"
     shell: "python steps/report.py --params {params.file} --reports {params.reports}"
 
 
 rule aggregate:
     input:
-        SOURCES("aggregate"), expand("reports/metrics/{run}.json", run=RUNS),
+        SOURCES("aggregate"), expand("reports/metrics/{run}.json", run=RUNS), expand("reports/breed_summary/{run}.json", run=RUNS),
         expand("reports/resample/{variant}.json", variant=VARIANTS),
     output: out="reports/aggregate.json", summary="reports/spread.json"
-    params: settings=P("seeds", "variants", "aggregate"), file=PARAMS, metrics="reports/metrics", resampled="reports/resample"
-    shell: "python steps/aggregate.py --params {params.file} --metrics {params.metrics} --resampled {params.resampled} --out {output.out} --summary {output.summary}"
+    params:
+        settings=P("seeds", "variants", "aggregate"), file=PARAMS, metrics="reports/metrics", breeds="reports/breed_summary",
+        resampled="reports/resample",
+    shell: "python steps/aggregate.py --params {params.file} --metrics {params.metrics} --breeds {params.breeds} --resampled {params.resampled} --out {output.out} --summary {output.summary}"
 
 
 rule demo_data:
@@ -210,3 +213,23 @@ rule resample:
     threads: TORCH_THREADS
     resources: **GPU
     shell: "python steps/resample.py --params {params.file} --generator {input.generator} --reference {input.reference} --featnet {input.featnet} --out {output}"
+
+
+rule breed_judge:
+    input: SOURCES("breed_judge"), crops=rules.crop.output.crops, table=rules.crop.output.table, featnet=rules.featnet.output.net
+    output: judge="models/breed_judge.pt", metrics="reports/breed_judge.json", yardsticks="reports/breed_yardsticks.json"
+    params: settings=P("threads", "device", "judge", "metric"), file=PARAMS
+    threads: TORCH_THREADS
+    resources: **GPU
+    shell: "python steps/breed_judge.py --params {params.file} --crops {input.crops} --table {input.table} --featnet {input.featnet} --out {output.judge} --metrics {output.metrics} --yardsticks {output.yardsticks}"
+
+
+rule breeds:
+    input:
+        lambda w: SOURCES("breeds", w.variant), generator=rules.train.output.generator, submission=rules.generate.output.submission,
+        crops=rules.crop.output.crops, table=rules.crop.output.table, featnet=rules.featnet.output.net, judge=rules.breed_judge.output.judge,
+    output: out=f"reports/breeds/{RUN}.json", summary=f"reports/breed_summary/{RUN}.json", figure=f"reports/figures/{RUN}_neighbours.png"
+    params: settings=P("threads", "device", "judge", "metric", "generate"), file=PARAMS
+    threads: TORCH_THREADS
+    resources: **GPU
+    shell: "python steps/breeds.py --params {params.file} --generator {input.generator} --submission {input.submission} --crops {input.crops} --table {input.table} --featnet {input.featnet} --judge {input.judge} --out {output.out} --summary {output.summary} --figure {output.figure}"

@@ -1,18 +1,23 @@
-"""The quality run: the whole pipeline on the demo data with every variant trained --budget times
-longer (model.budget), in a copy of the project (data/quality/), beside pytorch/examples' DCGAN
-(bench/plain_dcgan.py) trained for as many minutes as each variant. Its report, figures and
-tables go to docs/quality/ (the demo's reports/ stay as they are); its generators stay in
-data/quality/models/ for `doggan serve --models data/quality/models --metrics docs/quality/metrics`.
+"""The quality run: the pipeline itself under bench/quality.yaml's params (every variant and
+pytorch/examples' DCGAN, three training seeds each, at equal compute), in data/quality/ on the demo
+data. Its report, tables and figures go to docs/quality/; its generators stay in data/quality/models/
+for `doggan serve --models data/quality/models --metrics docs/quality/metrics`.
 
-    make quality        # python bench/quality.py: about 90 minutes on 2 cores
+    make quality                        # python bench/quality.py: about 3.5 hours on 2 cores, resumable
+    python bench/quality.py --calibrate # measure each variant's cost alone, write its budget into bench/quality.yaml
 
-The best GAN is trained again with each further seed of --seeds, in data/quality-seed<N>/.
+Equal compute: a variant's `budget` (its demo steps' factor) is set from its cost per step measured
+alone on this machine, so that every variant trains for --minutes. A run stopped anywhere resumes
+where it stopped (`dvc repro`: each (variant, seed) a stage of its own, each train stage from its
+checkpoint), so it can span several sittings.
 """
 
 import argparse
-import json
+import dataclasses
 import shutil
 import subprocess
+import tempfile
+import time
 from pathlib import Path
 
 import matplotlib
@@ -21,145 +26,142 @@ import pandas as pd
 import torch
 import yaml
 
-from doggan.cli import set_threads
-from doggan.config import load_section, read_params
-from doggan.data.dataset import load_crops, to_uint8
-from doggan.io import save_figure, save_grid, save_torch, write_text
-from doggan.metrics.features import MetricConfig, RotNetFeatures, feature_network
-from doggan.metrics.rotnet import load_featnet
-from doggan.score import load_reference, score_images
-from doggan.training.monitor import CheapFID
-from plain_dcgan import PlainDCGAN
-from workspace import copy_pipeline, tool
+from doggan.config import load_merged, read_params
+from doggan.data.dataset import load_crops
+from doggan.io import read_json, save_figure, write_text
+from doggan.models import variant_module
+from doggan.runs import run_path, stage_name
+from doggan.training.loop import train
+from workspace import ROOT, copy_pipeline, merged, tool
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-DOCS = Path("docs/quality")
-KEYS = ("fid", "kid", "precision", "recall", "density", "coverage")
-PLAIN_BATCH = 32  # as bench/run.py: on 2 cores it learns more per CPU-minute at batch 32 than at its default 64
+SETTINGS = ROOT / "bench" / "quality.yaml"
+DOCS = ROOT / "docs" / "quality"
+CALIBRATION_BUDGET = 0.25  # a quarter of each variant's demo steps: every progan resolution in proportion
+REPORTS = ("index.html", "README.md", "results.md", "losses.png", "comparison.png", "seeds.png", "aggregate.json",
+           "yardsticks.json", "figures", "metrics", "timings")
 
 
-def repro(root):
-    print(f"quality: dvc repro in {root}", flush=True)
-    subprocess.run([tool("dvc"), "repro"], cwd=root, check=True)
+def quality_params():
+    return merged(yaml.safe_load((ROOT / "params.yaml").read_text()), yaml.safe_load(SETTINGS.read_text()))
 
 
-def read_json(path):
-    return json.loads(Path(path).read_text())
+def repro(root, *targets):
+    print(f"quality: dvc repro {' '.join(targets)} in {root}", flush=True)
+    subprocess.run([tool("dvc"), "repro", *targets], cwd=root, check=True)
 
 
-def plain_dcgan(root, minutes, seed, n_images, cheap_fid):
-    """The plain DCGAN trained for max(minutes): ({m: its uint8 samples after m minutes}, its cheap-FID
-    curve [(minutes, FID)]). Kept in `root`, so a rerun with more seeds does not train it again."""
-    cache, marks = root / f"plain_dcgan_seed{seed}.pt", sorted(set(minutes))
-    if cache.is_file():
-        saved = torch.load(cache, weights_only=True)
-        if saved["minutes"] == marks:
-            return {m: s.numpy() for m, s in zip(marks, saved["samples"])}, saved["curve"]
-    images, _, _ = load_crops(root / "data/interim/crops.npy", root / "data/interim/crops.csv")
-    model, samples, curve, pending = PlainDCGAN(seed), {}, [], list(marks)
-    z = torch.randn(n_images, 100, generator=torch.Generator().manual_seed(seed + 1))
-
-    def on_eval(spent, steps):
-        curve.append((spent / 60, cheap_fid(model)))
-        while pending and spent >= pending[0] * 60:
-            with torch.no_grad():
-                sampler = model.sampler()
-                samples[pending.pop(0)] = np.concatenate([to_uint8(sampler(z[i : i + 500])) for i in range(0, n_images, 500)])
-            print(f"quality: plain dcgan, {spent / 60:.1f} min, step {steps}", flush=True)
-
-    # evaluations come every 30 s; the last marks fall between the last one and the end
-    on_eval(*model.train(images, max(marks) * 60 + 1, batch_size=PLAIN_BATCH, on_eval=on_eval, eval_every=30))
-    save_torch({"minutes": marks, "samples": [torch.from_numpy(samples[m]) for m in marks], "curve": curve}, cache)
-    return samples, curve
+def seconds_per_budget(params, variant, images, labels, n_breeds):
+    """Training seconds (evaluations left out) of one unit of `budget` of `variant`, from a run at
+    CALIBRATION_BUDGET with the run's own threads."""
+    module = variant_module(variant)
+    cfg = load_merged(module.Config, params, "model", f"variants.{variant}")
+    cfg = dataclasses.replace(cfg, budget=CALIBRATION_BUDGET, fid_every=0).with_budget()
+    torch.manual_seed(0)
+    model = module.Model(cfg, n_breeds)
+    with tempfile.TemporaryDirectory() as tmp:
+        result = train(model, images, labels, seed=0, checkpoint_path=Path(tmp) / "checkpoint.pt", fingerprint="calibration")
+    return result.curve[-1][1] / CALIBRATION_BUDGET  # seconds before the one evaluation, at the end
 
 
-def variant_curve(root, variant):
-    """[(training minutes, cheap FID)] of one variant, from its DVCLive log and its timing file."""
-    fid = pd.read_csv(root / "reports" / "train" / variant / "plots" / "metrics" / "fid_rotnet.tsv", sep="\t")
-    seconds = dict(map(tuple, read_json(root / "reports" / "timings" / f"train@{variant}.json")["seconds_at_fid"]))
-    return [(seconds[step] / 60, value) for step, value in zip(fid["step"], fid["fid_rotnet"]) if step in seconds]
+def calibrate(root, minutes):
+    """Each variant's budget for `minutes` of training, measured alone, written into bench/quality.yaml."""
+    params = read_params(root / "params.yaml")
+    torch.set_num_threads(params["threads"])
+    images, labels, breeds = load_crops(root / "data/interim/crops.npy", root / "data/interim/crops.csv", "train")
+    settings = yaml.safe_load(SETTINGS.read_text())
+    for variant in params["variants"]:
+        cost = seconds_per_budget(params, variant, images, labels, len(breeds))
+        budget = float(f"{minutes * 60 / cost:.3g}")
+        settings["variants"].setdefault(variant, {})["budget"] = budget
+        print(f"quality: {variant} trains {cost:.0f} s per unit of budget: budget {budget:g} for {minutes:g} minutes", flush=True)
+    settings["minutes"] = minutes
+    SETTINGS.write_text(yaml.safe_dump(settings, sort_keys=False))
 
 
-def plot_curves(curves, out, budget):
+def run_table(root, params):
+    """One row per variant: steps, images shown, minutes (calibrated and as measured, mean over seeds),
+    and FID over seeds with the verdicts (the aggregate stage's)."""
+    spread = read_json(root / "reports" / "aggregate.json")
+    beaten = {v: [x["worse"] for x in spread["verdicts"] if x["better"] == v] for v in spread["ranking"]}
+    rows = []
+    for v in spread["ranking"]:
+        trained = [yaml.safe_load((root / "reports" / "train" / run_path(v, s) / "params.yaml").read_text())
+                   for s in params["seeds"]]
+        measured = [read_json(root / "reports" / "timings" / f"{stage_name('train', v, s)}.json")["train_seconds"] / 60
+                    for s in params["seeds"]]
+        fid = spread["variants"][v]["fid"]
+        rows.append({"variant": v, "seeds": fid["n"], "steps": trained[0]["steps"],
+                     "images shown": f"{trained[0]['steps'] * trained[0]['batch_size']:,}",
+                     "minutes": f"{np.mean(measured):.1f} ({min(measured):.1f}-{max(measured):.1f})",
+                     "FID": f"{fid['mean']:.3g} ± {fid['std']:.2g}", "FID per seed": ", ".join(f"{x:.3g}" for x in fid["values"]),
+                     "recall": f"{spread['variants'][v]['recall']['mean']:.2f}", "beats": ", ".join(beaten[v]) or "none"})
+    return pd.DataFrame(rows)
+
+
+def curves(root, params):
+    """{run: [(training minutes, cheap FID)]} from each run's DVCLive log and timing file."""
+    out = {}
+    for v in params["variants"]:
+        for s in params["seeds"]:
+            tsv = root / "reports" / "train" / run_path(v, s) / "plots" / "metrics" / "fid_rotnet.tsv"
+            timing = read_json(root / "reports" / "timings" / f"{stage_name('train', v, s)}.json")
+            seconds = dict(map(tuple, timing["seconds_at_fid"]))
+            fid = pd.read_csv(tsv, sep="\t")
+            out[v, s] = [(seconds[step] / 60, value) for step, value in zip(fid["step"], fid["fid_rotnet"]) if step in seconds]
+    return out
+
+
+def plot_curves(curves, out, minutes):
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    for k, (name, curve) in enumerate(curves.items()):
+    colours = {v: f"C{k}" for k, v in enumerate(dict.fromkeys(v for v, _ in curves))}
+    for (variant, seed), curve in curves.items():
         if curve:
             xs, ys = zip(*curve)
-            ax.plot(xs, ys, marker=".", color=f"C{k}", ls="--" if name.startswith("plain") else "-", label=name)
-    ax.set(xlabel="CPU minutes of training (2 cores)", ylabel="cheap FID (rotnet)", yscale="log",
-           title=f"FID against training time at model.budget {budget:g}")
+            ax.plot(xs, ys, color=colours[variant], alpha=0.8, linewidth=1, label=variant if seed == min(
+                s for v, s in curves if v == variant) else None, ls="--" if variant == "plain_dcgan" else "-")
+    ax.set(xlabel="minutes of training (2 cores)", ylabel="cheap FID (rotnet)", yscale="log",
+           title=f"Cheap FID while training, every seed, about {minutes:g} minutes each")
     ax.legend(fontsize=8)
     fig.tight_layout()
     save_figure(fig, out)
     plt.close(fig)
 
 
-def other_seeds(root, best, seeds, budget):
-    """{seed: scores of `best`} for each of `seeds`: the whole pipeline with that variant alone, in
-    <root>-seed<N>/ (featnet has a seed of its own: the same network as the first run's)."""
-    out = {}
-    for seed in seeds:
-        other = copy_pipeline(f"{root}-seed{seed}", {"seed": seed, "model": {"budget": budget}})
-        settings = yaml.safe_load((other / "params.yaml").read_text())
-        settings["variants"] = {best: settings["variants"][best]}
-        (other / "params.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
-        repro(other)
-        out[seed] = read_json(other / "reports" / "metrics" / f"{best}.json")
-    return out
-
-
-def write_seeds(best, seeds):
-    rows = [{"seed": s, **{k: f"{r[k]:.3g}" for k in KEYS}} for s, r in sorted(seeds.items())]
-    write_text(DOCS / "seeds.md", f"{best}, the best GAN, over seeds:\n\n" + pd.DataFrame(rows).to_markdown(index=False) + "\n")
+def export(root, params):
+    """docs/quality/: the run's report as the pipeline wrote it, the equal-compute table, the curves."""
+    shutil.rmtree(DOCS, ignore_errors=True)
+    DOCS.mkdir(parents=True)
+    for name in REPORTS:
+        source = root / "reports" / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, DOCS / name)
+    table = run_table(root, params)
+    write_text(DOCS / "table.md", table.to_markdown(index=False) + "\n")
+    plot_curves(curves(root, params), DOCS / "fid_vs_minutes.png", params.get("minutes", 0))
+    print(table.to_markdown(index=False))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--budget", type=float, default=8.0, help="model.budget of the run (the demo's is 1)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="seed of the run, then the best GAN's others")
-    parser.add_argument("--root", default="data/quality", help="where the copy of the pipeline runs")
+    parser.add_argument("--root", default=str(ROOT / "data" / "quality"), help="where the pipeline runs")
+    parser.add_argument("--calibrate", action="store_true", help="measure each variant's cost alone and set its budget")
+    parser.add_argument("--minutes", type=float, default=8.0, help="training minutes of every variant (with --calibrate)")
     args = parser.parse_args()
-    set_threads()
-    root = copy_pipeline(args.root, {"seed": args.seeds[0], "model": {"budget": args.budget}})
+    settings = quality_params()
+    run_params = {k: v for k, v in settings.items() if k != "minutes"}  # `minutes` says how budgets were set
+    root = copy_pipeline(args.root, run_params)
+    own = yaml.safe_load(SETTINGS.read_text())["variants"]
+    if args.calibrate or any("budget" not in own.get(v, {}) for v in settings["variants"]):
+        repro(root, "crop")
+        started = time.perf_counter()
+        calibrate(root, args.minutes)
+        print(f"quality: calibrated in {time.perf_counter() - started:.0f} s", flush=True)
+        settings = quality_params()
+        root = copy_pipeline(args.root, {k: v for k, v in settings.items() if k != "minutes"})
     repro(root)
-
-    params = read_params(root / "params.yaml")
-    variants = list(params["variants"])
-    scores = {v: read_json(root / "reports" / "metrics" / f"{v}.json") for v in variants}
-    minutes = {v: read_json(root / "reports" / "timings" / f"train@{v}.json")["train_seconds"] / 60 for v in variants}
-    best = min((v for v in variants if v != "autoencoder"), key=lambda v: scores[v]["fid"])
-
-    cfg = load_section(MetricConfig, params, "metric")
-    reference = load_reference(root / f"data/interim/reference_{cfg.network}.npz")
-    net = feature_network(cfg, root / "models/featnet.pt")
-    images, labels, _ = load_crops(root / "data/interim/crops.npy", root / "data/interim/crops.csv")
-    cheap_fid = CheapFID(RotNetFeatures(load_featnet(root / "models/featnet.pt")), images, labels, params["model"]["fid_samples"])
-    samples, plain_curve = plain_dcgan(root, list(minutes.values()), args.seeds[0], params["generate"]["n_images"], cheap_fid)
-    plain = {m: score_images(images_, reference, net, cfg) for m, images_ in samples.items()}
-
-    seeds = {args.seeds[0]: scores[best], **other_seeds(args.root, best, args.seeds[1:], args.budget)}
-
-    shutil.rmtree(DOCS, ignore_errors=True)
-    DOCS.mkdir(parents=True)
-    for name in ("index.html", "README.md", "results.md", "losses.png", "comparison.png", "yardsticks.json", "figures",
-                 "metrics", "timings"):
-        source = root / "reports" / name
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, DOCS / name)
-    save_grid(DOCS / "figures" / "plain_dcgan_samples.png", samples[max(samples)][:64])
-    plot_curves({**{v: variant_curve(root, v) for v in variants}, f"plain dcgan (batch {PLAIN_BATCH})": plain_curve},
-                DOCS / "fid_vs_minutes.png", args.budget)
-
-    rows = []
-    for v in sorted(variants, key=lambda v: scores[v]["fid"]):
-        train = yaml.safe_load((root / "reports" / "train" / v / "params.yaml").read_text())
-        rows.append({"variant": v, "steps": train["steps"], "images shown": f"{train['steps'] * train['batch_size']:,}",
-                     "minutes": f"{minutes[v]:.1f}", **{k: f"{scores[v][k]:.3g}" for k in KEYS},
-                     "plain DCGAN's FID at the same minutes": f"{plain[minutes[v]]['fid']:.3g}"})
-    write_text(DOCS / "table.md", pd.DataFrame(rows).to_markdown(index=False) + "\n")
-    write_seeds(best, seeds)
-    print((DOCS / "table.md").read_text() + "\n" + (DOCS / "seeds.md").read_text())
+    export(root, settings)
 
 
 if __name__ == "__main__":

@@ -13,10 +13,10 @@ from doggan.models import VARIANTS
 def required_and_allowed(stage):
     """(modules stage must depend on, modules it may depend on) for a stage name like train@dcgan-0."""
     step, _, variant = stage.partition("@")
-    variant = variant.rsplit("-", 1)[0] if step in ("train", "generate", "score") else variant  # matrix: <variant>-<seed>
+    variant = variant.rsplit("-", 1)[0] if step in ("train", "generate", "score", "breeds") else variant  # matrix: <V>-<seed>
     needed = {f"steps/{step}.py", *closure(ROOT / f"steps/{step}.py", src=ROOT / "src")}
     allowed = set(needed)
-    if step in ("train", "generate", "resample"):  # they load the variant's module by name (doggan.models.variant_module)
+    if step in ("train", "generate", "resample", "breeds"):  # they load the variant's module by name (variant_module)
         own = variant_file(variant, src=ROOT / "src")
         needed |= {own, *closure(own, src=ROOT / "src")}
         allowed |= needed | set(model_code(VARIANTS, src=ROOT / "src"))

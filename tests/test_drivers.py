@@ -19,6 +19,7 @@ from doggan.cli import usable_cpus
 
 
 CHECKED = "data/interim/params_valid.json"
+RUN_STAGES = ("train", "generate", "score", "breeds")  # once per (variant, training seed)
 
 
 def test_dvc_and_snakemake_declare_the_same_dag(tiny_project):
@@ -32,7 +33,7 @@ def test_dvc_and_snakemake_declare_the_same_dag(tiny_project):
         dvc[name] = (command, deps - {CHECKED}, outs, params)
     assert sorted(dvc) == sorted(snake)
     assert {"demo_data", "parse", "crop", "featnet", "reference", "train@dcgan-0", "generate@dcgan-0", "score@dcgan-0",
-            "resample@dcgan", "aggregate", "report"} <= set(dvc)
+            "resample@dcgan", "breed_judge", "breeds@dcgan-0", "aggregate", "report"} <= set(dvc)
     for name in dvc:
         command, *rest = snake[name]  # Snakemake's steps read params.yaml merged with its --config
         snake[name] = (command.replace("--params .snakemake/params.yaml", "--params params.yaml"), *rest)
@@ -111,7 +112,7 @@ def test_snakemake_threads_and_the_slurm_profile_plan_the_dag(tiny_project, with
     assert usable_cpus() > 2 or share == 4
     cluster, train_jobs = dry_run("snakemake -n --profile profiles/slurm report")
     assert snakemake_planned(cluster) == {"demo_data", "parse", "crop", "featnet", "reference", "train", "generate",
-                                          "score", "resample", "aggregate", "report"}
+                                          "score", "breed_judge", "breeds", "resample", "aggregate", "report"}
     assert len(train_jobs) == 2 and all("runtime=720" in job and "gpu=1" in job for job in train_jobs)  # the profile's
     assert "Traceback" not in cluster
     assert "hint: --profile profiles/slurm needs SLURM (no sbatch on PATH)" in cluster
@@ -157,12 +158,14 @@ def snakemake_project(tmp_path_factory):
 
 
 DETERMINISTIC = ["data/interim/crops.npy", "models/dcgan/seed0/generator.pt", "models/biggan/seed0/generator.pt",
-                 "submissions/dcgan/seed0/images.zip", "reports/resample/dcgan.json", "reports/aggregate.json"]
+                 "submissions/dcgan/seed0/images.zip", "models/breed_judge.pt", "reports/breeds/biggan/seed0.json",
+                 "reports/resample/dcgan.json", "reports/aggregate.json"]
 EXPECTED_OUTPUTS = ["reports/index.html", "reports/README.md", "reports/losses.png", "reports/seeds.png",
                     "reports/metrics/dcgan/seed0.json", "reports/summary/dcgan/seed0.json", "reports/spread.json",
                     "reports/data_quality.json", "reports/figures/crops.png", "reports/figures/dcgan/seed0_samples.png",
                     "submissions/dcgan/seed0/images.zip", "models/dcgan/seed0/generator.pt",
-                    "models/dcgan/seed0/checkpoint.pt", "data/interim/crops.npy", "data/interim/reference_rotnet.npz"]
+                    "models/dcgan/seed0/checkpoint.pt", "data/interim/crops.npy", "data/interim/reference_rotnet.npz",
+                    "reports/breed_judge.json", "reports/breeds/dcgan/seed0.json", "reports/breeds.png"]
 
 
 def test_dvcs_metrics_are_a_few_scores_per_variant_and_the_full_scores_a_plain_output():
@@ -231,13 +234,13 @@ def test_dvc_repro_runs_everything_then_nothing_then_only_what_lr_touches(dvc_pr
     inheriting = [v for v, over in params["variants"].items() if "lr" not in over]
     assert inheriting and len(inheriting) < len(params["variants"])
     assert ran_stages(exp.stdout) == ({"check_params"} | {f"train@{v}-0" for v in params["variants"]} | {"aggregate", "report"}
-                                      | {f"{stage}@{v}-0" for v in inheriting for stage in ("generate", "score")}
+                                      | {f"{stage}@{v}-0" for v in inheriting for stage in ("generate", "score", "breeds")}
                                       | {f"resample@{v}" for v in inheriting})
     resolved = yaml.safe_load((root / "reports/train/dcgan/seed0/params.yaml").read_text())  # what trained
     assert resolved["lr"] == 3.0e-4 and resolved["label_smoothing"] == 0.0
     # one knob trains every variant longer: only the train stages and what follows them rerun
     exp = run("dvc exp run -S model.budget=2.0", root)
-    assert ran_stages(exp.stdout) == {f"{stage}@{v}-0" for v in params["variants"] for stage in ("train", "generate", "score")} | {
+    assert ran_stages(exp.stdout) == {f"{stage}@{v}-0" for v in params["variants"] for stage in RUN_STAGES} | {
         f"resample@{v}" for v in params["variants"]} | {"check_params", "aggregate", "report"}
     for variant in params["variants"]:
         resolved = yaml.safe_load((root / f"reports/train/{variant}/seed0/params.yaml").read_text())
@@ -253,7 +256,7 @@ def test_a_new_training_seed_runs_its_own_stages_then_the_aggregate_under_both_d
     shutil.copytree(dvc_project[0], root, symlinks=True)
     variants = list(yaml.safe_load((root / "params.yaml").read_text())["variants"])
     exp = run("dvc exp run -S 'seeds=[0,1]'", root)
-    assert ran_stages(exp.stdout) == {f"{stage}@{v}-1" for v in variants for stage in ("train", "generate", "score")} | {
+    assert ran_stages(exp.stdout) == {f"{stage}@{v}-1" for v in variants for stage in RUN_STAGES} | {
         "check_params", "aggregate", "report"}
     spread = json.loads((root / "reports/aggregate.json").read_text())
     for v in variants:
@@ -267,9 +270,9 @@ def test_a_new_training_seed_runs_its_own_stages_then_the_aggregate_under_both_d
     params["seeds"] = [0, 1]
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     plan = run("snakemake -n report", root).stdout
-    assert snakemake_planned(plan) == {"train", "generate", "score", "aggregate", "report"}
+    assert snakemake_planned(plan) == {*RUN_STAGES, "aggregate", "report"}
     seeds = re.findall(r"wildcards: variant=\w+, seed=(\d+)", plan)
-    assert len(seeds) == 3 * len(variants) and set(seeds) == {"1"}
+    assert len(seeds) == len(RUN_STAGES) * len(variants) and set(seeds) == {"1"}
 
 
 @pytest.mark.e2e
@@ -282,7 +285,8 @@ def test_editing_a_module_makes_stale_exactly_the_stages_whose_steps_import_it(d
         module: {s for s in stages if module in required_and_allowed(s)[0]}
         for module in ["src/doggan/data/dataset.py", "src/doggan/config.py", "src/doggan/models/dcgan.py",
                        "src/doggan/report/build.py"]}
-    assert expected["src/doggan/models/dcgan.py"] == {"check_params", "train@dcgan-0", "generate@dcgan-0", "resample@dcgan"}
+    assert expected["src/doggan/models/dcgan.py"] == {"check_params", "train@dcgan-0", "generate@dcgan-0", "breeds@dcgan-0",
+                                                      "resample@dcgan"}
     assert expected["src/doggan/report/build.py"] == {"report"}
     for module, stale in expected.items():
         original = (root / module).read_text()
@@ -320,8 +324,8 @@ def test_a_new_variant_is_one_module_and_one_params_block(dvc_project, tmp_path)
     params["variants"]["toy"] = {**full["variants"]["gan"], "width": 8, "steps": 4}
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {"PYTHONPATH": str(root / "src")}  # the copy's code, with its new module, not the installed one
-    assert ran_stages(run("dvc repro", root, env=env).stdout) == {"check_params", "train@toy-0", "generate@toy-0", "score@toy-0",
-                                                                  "resample@toy", "aggregate", "report"}
+    assert ran_stages(run("dvc repro", root, env=env).stdout) == {"check_params", "resample@toy", "aggregate", "report",
+                                                                  *(f"{stage}@toy-0" for stage in RUN_STAGES)}
     assert "toy" in (root / "reports/README.md").read_text()
     assert json.loads((root / "reports/metrics/toy/seed0.json").read_text())["n"] == 40
 
@@ -352,7 +356,7 @@ def test_snakemake_builds_the_same_outputs_and_plans_only_what_lr_touches(snakem
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["model"]["lr"] = 3.0e-4
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    planned = {"train", "generate", "score", "resample", "aggregate", "report"}
+    planned = {*RUN_STAGES, "resample", "aggregate", "report"}
     assert snakemake_planned(run("snakemake -n report", root).stdout) == planned
     budget = run("snakemake -n report --config 'model={budget: 2.0}'", root).stdout
     assert snakemake_planned(budget) == planned

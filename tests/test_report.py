@@ -8,6 +8,7 @@ import torch
 import yaml
 from PIL import Image
 
+from doggan.metrics.breeds import summary
 from doggan.metrics.spread import aggregate
 from doggan.report.build import render
 
@@ -37,12 +38,26 @@ def fake_reports(root):
             write(reports / "train" / run / "plots" / "metrics" / "train" / "loss_d.tsv", "step\tloss_d\n1\t1.0\n2\t0.8\n")
             write(reports / "train" / run / "plots" / "metrics" / "fid_rotnet.tsv", "step\tfid_rotnet\n1\t300\n2\t120\n")
             write(reports / "generate" / f"{run}.json", json.dumps({"n_images": 10000}))
-            for kind in ("samples", "breeds"):
+            conditional = variant == "biggan"
+            breed_scores = {"coverage": {"drawn": 0.5 + 0.25 * seed, "kl": 0.2}} | ({
+                "accuracy": {"top1": 0.6 + 0.1 * seed, "top5": 0.9, "per_breed": {"pug": {"top1": 0.5, "top5": 0.9},
+                                                                                  "beagle": {"top1": 0.8, "top5": 1.0}}},
+                "kid": {"mean": 0.05, "worst": ["pug"], "per_breed": {}}, "cas": {"top1": 0.4, "top5": 0.8}} if conditional else {})
+            write(reports / "breeds" / f"{run}.json", json.dumps(breed_scores))
+            runs[variant][seed] |= summary(breed_scores)
+            for kind in ("samples", "breeds", "neighbours"):
                 (reports / "figures" / variant).mkdir(parents=True, exist_ok=True)
                 Image.fromarray(np.random.default_rng(i).integers(0, 255, (66, 130, 3), dtype=np.uint8)).save(
                     reports / "figures" / f"{run}_{kind}.png")
     redrawn = {"biggan": [{**runs["biggan"][0], "fid": 50.5}], "dcgan": [{**runs["dcgan"][0], "fid": 49.5}]}
     write(reports / "aggregate.json", json.dumps(aggregate(runs, redrawn)))
+    write(reports / "breed_judge.json", json.dumps({"heldout_top1": 0.83, "heldout_top5": 0.99, "chance_top1": 0.125,
+                                                    "n_train": 800, "n_heldout": 92, "breeds": 8}))
+    case = {"accuracy": {"top1": 0.83, "top5": 0.99}, "kid": {"mean": 0.001}, "coverage": {"drawn": 1.0, "kl": 0.01}}
+    write(reports / "breed_yardsticks.json", json.dumps({
+        "quarter": {**case, "label": "held-out crops of a quarter of the breeds", "coverage": {"drawn": 0.25, "kl": 1.38}},
+        "real": {**case, "label": "held-out crops, their breeds"},
+        "shuffled": {**case, "label": "held-out crops, breeds shuffled", "accuracy": {"top1": 0.12, "top5": 0.6}}}))
     Image.fromarray(np.full((66, 66, 3), 128, np.uint8)).save(reports / "figures" / "crops.png")
     yardsticks = {name: {"kind": kind, "label": label, "fid": fid, "distance": d, "mifid": m, "kid": 0.001 * fid,
                          "kid_std": 0.0001, "precision": 0.5, "recall": 0.5, "density": 0.5, "coverage": 0.5}
@@ -68,7 +83,13 @@ def test_report_has_every_part(tmp_path):
     md = (reports / "README.md").read_text()
     rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in md.splitlines() if line.startswith("|")]
     variants = [row[0] for row in rows if row[0] in ("biggan", "dcgan")]
-    assert variants == ["dcgan", "biggan"] * 3  # best FID first: over seeds, then every run (49, 50, 51, 52)
+    assert variants == ["dcgan", "biggan"] * 4  # best FID first: over seeds, per breed, then every run (49, 50, 51, 52)
+    # per breed: biggan's means over seeds (top-1 0.6 and 0.7), dcgan's coverage alone (unconditional)
+    assert ["biggan", "0.65 ± 0.07", "0.90 ± 0.00", "0.0500 ± 0.0000", "0.40 ± 0.00", "0.62 ± 0.18", "0.20 ± 0.00"] in rows
+    assert ["dcgan", "–", "–", "–", "–", "0.62 ± 0.18", "0.20 ± 0.00"] in rows
+    yardstick_rows = [row[0] for row in rows if row[0].startswith("held-out crops")]
+    assert yardstick_rows == ["held-out crops, their breeds", "held-out crops, breeds shuffled",
+                              "held-out crops of a quarter of the breeds"]
     assert ["biggan", "0", "50.00", "0.0123 ± 0.0004", "0.61", "0.52", "0.43", "0.34", "50.00", "0.2000", "2 (120.00)"] in rows
     # over seeds: mean ± std (50 and 52: 51 ± 1.41), each seed, the first seed redrawn (50 and 50.5), no verdict at 2 seeds
     assert ["biggan", "2", "51.00 ± 1.41", "50.00, 52.00", "50.25 ± 0.35", "0.0123 ± 0.0000", "0.61 ± 0.00",
@@ -80,13 +101,15 @@ def test_report_has_every_part(tmp_path):
     for expected in ["Feature network: rotnet; 10,000 generated images", "shape destroyed", "uniform noise",
                      "figures/biggan/seed0_breeds.png", "figures/biggan/seed1_samples.png", "lr: 0.0002",
                      "not distinguishable", "At 2 training seeds a variant cannot beat another",
+                     "right 83% of the time, within its top 5 99% (8 breeds, chance 12%)", "figures/dcgan/seed0_neighbours.png",
                      "Trained with what differs from `model:`: g_ch: 4, lr: 0.0005.",  # biggan
                      "Trained with what differs from `model:`: ngf: 8.",  # dcgan, at model's lr and batch size
                      "right 90.0% of the time", "eps = 0.0123, half the distance"]:
         assert expected in md, expected
     assert "figures/dcgan/seed0_breeds.png" not in md  # dcgan is unconditional: no per-breed grid
     page = (reports / "index.html").read_text()
-    for src in ["comparison.png", "losses.png", "seeds.png", "figures/crops.png", "figures/biggan/seed0_samples.png"]:
+    for src in ["comparison.png", "losses.png", "seeds.png", "breeds.png", "figures/crops.png",
+                "figures/biggan/seed0_samples.png", "figures/biggan/seed0_neighbours.png"]:
         assert f'src="{src}"' in page and (reports / src).is_file(), src
     assert "g_ch: 4, lr: 0.0005" in page
 

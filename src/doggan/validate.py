@@ -10,6 +10,7 @@ from doggan.data.demo import DemoConfig
 from doggan.device import check_device_name, check_threads
 from doggan.errors import ParamError
 from doggan.generate import GenerateConfig
+from doggan.metrics.breeds import JudgeConfig
 from doggan.metrics.features import MetricConfig
 from doggan.metrics.rotnet import FeatnetConfig
 from doggan.metrics.spread import AggregateConfig
@@ -19,7 +20,7 @@ from doggan.runs import check_seeds
 
 SECTIONS = {"demo": DemoConfig, "crop": CropConfig, "featnet": FeatnetConfig, "model": TrainConfig,
             "generate": GenerateConfig, "metric": MetricConfig,
-            "aggregate": AggregateConfig}
+            "judge": JudgeConfig, "aggregate": AggregateConfig}
 
 
 def check_params(params):

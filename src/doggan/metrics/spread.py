@@ -18,8 +18,9 @@ import numpy as np
 
 from doggan.config import option
 
-KEYS = ("fid", "kid", "precision", "recall", "density", "coverage", "mifid")
-LOWER_IS_BETTER = ("fid", "kid", "mifid")
+KEYS = ("fid", "kid", "precision", "recall", "density", "coverage", "mifid",  # the score stage's
+        "breed_top1", "breed_top5", "breed_kid", "cas_top1", "breeds_drawn", "breed_kl")  # the breeds stage's
+LOWER_IS_BETTER = ("fid", "kid", "mifid", "breed_kid", "breed_kl")
 ALPHA = 0.05
 RULE = ("A beats B when every training seed of A scores better than every seed of B and p = 1/C(m+n, m) <= 0.05 "
         "(the exact one-sided Mann-Whitney test at U = 0; 3 seeds against 3: p = 0.05); else not distinguishable")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import jinja2
 import matplotlib
+import numpy as np
 import yaml
 
 matplotlib.use("Agg")
@@ -162,6 +163,65 @@ def plot_seeds(spread, yardsticks, out):
     plt.close(fig)
 
 
+BREED_SCORES = {"breed_top1": ("breed top-1", 2), "breed_top5": ("breed top-5", 2), "breed_kid": ("per-breed KID", 4),
+                "cas_top1": ("CAS top-1", 2), "breeds_drawn": ("breeds drawn", 2), "breed_kl": ("KL from the data's mix", 2)}
+BREED_NOTE = ("Per breed (doggan/metrics/breeds.py): the breed judge, rotnet's net trained to name breeds on the train "
+              "crops, names the breed of each sample. Breed top-1/top-5: the share of a conditional variant's samples of "
+              "each breed it names right; per-breed KID: each breed's samples against its train crops, the mean over "
+              "breeds; CAS top-1: the judge's net trained on the variant's samples alone, tested on the held-out crops; "
+              "breeds drawn: the share of breeds the judge finds at least half as often in the submission as the data "
+              "holds them, and KL of the two breed mixes. Read them against the judge's own held-out accuracy (the "
+              "ceiling of top-1 and CAS) and the yardsticks below.")
+
+
+def breed_table(spread):
+    """One row per variant, best mean FID first: each per-breed score's mean ± std over seeds ('–': not conditional)."""
+    rows = [{"variant": v, **{label: _spread(spread["variants"][v].get(key), digits) for key, (label, digits) in BREED_SCORES.items()}}
+            for v in spread.get("ranking", [])]
+    return pd.DataFrame(rows)
+
+
+def breed_yardstick_table(yardsticks):
+    """The per-breed scores of held-out crops as they are, with their breeds shuffled, of a quarter of the breeds."""
+    rows = []
+    for case in (yardsticks[name] for name in ("real", "shuffled", "quarter") if name in yardsticks):
+        scores = {"breed_top1": case["accuracy"]["top1"], "breed_top5": case["accuracy"]["top5"],
+                  "breed_kid": case["kid"]["mean"], "breeds_drawn": case["coverage"]["drawn"], "breed_kl": case["coverage"]["kl"]}
+        rows.append({"yardstick": case["label"], **{label: _fmt(scores.get(key), digits)
+                                                     for key, (label, digits) in BREED_SCORES.items() if key != "cas_top1"}})
+    return pd.DataFrame(rows)
+
+
+def judge_note(judge):
+    if "heldout_top1" not in judge:
+        return ""
+    return (f"The breed judge names the breed of {judge['n_heldout']} held-out crops (which no network trains on) "
+            f"right {judge['heldout_top1']:.0%} of the time, within its top 5 {judge['heldout_top5']:.0%} "
+            f"({judge['breeds']} breeds, chance {judge['chance_top1']:.0%}): the ceiling of breed top-1 and CAS.")
+
+
+def plot_breed_accuracy(reports, runs, out):
+    """Breeds x conditional variants: the share of each breed's samples the judge names right (first seed)."""
+    columns, values, names = [], [], None
+    for variant, seed in runs:
+        scores = _read_json(Path(reports) / "breeds" / f"{run_path(variant, seed)}.json")
+        if "accuracy" in scores:
+            per_breed = scores["accuracy"]["per_breed"]
+            names = names or list(per_breed)
+            columns.append(variant)
+            values.append([per_breed.get(b, {}).get("top1", np.nan) for b in names])
+    fig, ax = plt.subplots(figsize=(1.6 + 0.9 * max(1, len(columns)), 1.2 + 0.28 * len(names or [0])))
+    if columns:
+        image = ax.imshow(np.array(values).T, vmin=0, vmax=1, cmap="viridis", aspect="auto")
+        ax.set_xticks(range(len(columns)), columns, rotation=20)
+        ax.set_yticks(range(len(names)), [n.replace("_", " ") for n in names], fontsize=7)
+        fig.colorbar(image, ax=ax, label="breed top-1")
+    ax.set_title("samples of each breed named right", fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, out)
+    plt.close(fig)
+
+
 def _fmt(value, digits=2):
     if value is None or pd.isna(value):
         return "–"
@@ -277,7 +337,7 @@ def _count(table):
 
 
 def render(reports, params_path="params.yaml"):
-    """Write index.html, README.md, results.md, losses.png, comparison.png and seeds.png under `reports`."""
+    """Write index.html, README.md, results.md, losses.png, comparison.png, seeds.png and breeds.png under `reports`."""
     reports = Path(reports)
     params = (yaml.safe_load(Path(params_path).read_text()) or {}) if Path(params_path).is_file() else {}
     spread, yardsticks = _read_json(reports / "aggregate.json"), _read_json(reports / "yardsticks.json")
@@ -286,6 +346,8 @@ def render(reports, params_path="params.yaml"):
     plot_losses(reports, reports / "losses.png")
     plot_comparison(reports, spread, yardsticks, reports / "comparison.png")
     plot_seeds(spread, yardsticks, reports / "seeds.png")
+    plot_breed_accuracy(reports, [(v, vs[0]) for v, vs in seeds.items()], reports / "breeds.png")
+    judge = _read_json(reports / "breed_judge.json")
     quality, featnet = _read_json(reports / "data_quality.json"), _read_json(reports / "featnet.json")
     # the values, not the file's text: the same page whether DVC passed params.yaml or Snakemake
     # its merged config, which has the values and no comments
@@ -305,6 +367,8 @@ def render(reports, params_path="params.yaml"):
     context = {
         "intro": INTRO, "network": network, "n": _count(table), "results": results_table(table),
         "spread": spread_table(spread), "verdict_note": verdict_note(spread),
+        "breed_note": BREED_NOTE, "judge_note": judge_note(judge), "breeds": breed_table(spread),
+        "breed_yardsticks": breed_yardstick_table(_read_json(reports / "breed_yardsticks.json")),
         "budget": budget_line(model.get("budget")),
         "yardstick_note": YARDSTICK_NOTE, "yardsticks": yardstick_table(yardsticks), "eps_note": eps_note,
         "featnet_note": (f"featnet (rotnet) tells the turn of held-out crops right {featnet['val_accuracy']:.1%} of the time."
