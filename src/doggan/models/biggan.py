@@ -19,7 +19,7 @@ from doggan.config import option
 from doggan.errors import ParamError
 from doggan.models.base import GANModel, TrainConfig
 from doggan.models.layers import GENERATOR_PADDING, ConditionalBatchNorm2d, ProjectionHead, SelfAttention, upsample2x
-from doggan.training.augment import POLICIES, diff_augment
+from doggan.training.augment import check_policy, diff_augment
 from doggan.training.losses import hinge_d_loss, hinge_g_loss
 
 G_MULTIPLIERS = (16, 16, 8, 4, 2)  # channels = ch x these at 4, 8, 16, 32, 64 px (BigGAN-PyTorch's arch[64])
@@ -35,9 +35,7 @@ class Config(TrainConfig):
     augment: str    = option("DiffAugment policy, comma-separated ('' for none)")
 
     def __post_init__(self):
-        unknown = set(filter(None, self.augment.split(","))) - set(POLICIES)
-        if unknown:
-            raise ParamError(f"augment: unknown policy {', '.join(sorted(unknown))} (known: {', '.join(POLICIES)})")
+        check_policy(self.augment)
         if self.nz % len(G_MULTIPLIERS):
             raise ParamError(f"nz: BigGAN splits z into {len(G_MULTIPLIERS)} chunks, so nz must be a multiple of "
                              f"{len(G_MULTIPLIERS)}, got {self.nz}")

@@ -28,10 +28,9 @@ import torch
 from torch import nn
 
 from doggan.config import option
-from doggan.errors import ParamError
 from doggan.models.base import GANModel, TrainConfig
 from doggan.models.layers import DCGANGenerator, breedwise_stddev, truncated_normal_init
-from doggan.training.augment import POLICIES, diff_augment
+from doggan.training.augment import check_policy, diff_augment
 from doggan.training.losses import bce_d_loss, bce_g_loss, mode_seeking_loss, mode_seeking_pairs
 
 
@@ -50,10 +49,8 @@ class Config(TrainConfig):
                                  "one breed from different z", low=0.0)
     augment: str        = option("DiffAugment policy for D's inputs, comma-separated ('' for none)")
 
-    def __post_init__(self):  # as biggan's Config (a shared checker in augment.py would retrain every variant)
-        unknown = set(filter(None, self.augment.split(","))) - set(POLICIES)
-        if unknown:
-            raise ParamError(f"augment: unknown policy {', '.join(sorted(unknown))} (known: {', '.join(POLICIES)})")
+    def __post_init__(self):
+        check_policy(self.augment)
 
 
 class Generator(nn.Module):

@@ -6,6 +6,8 @@ loop, restored on resume)."""
 import torch
 import torch.nn.functional as F
 
+from doggan.errors import ParamError
+
 
 def color(x):
     n = x.shape[0]
@@ -42,6 +44,13 @@ def cutout(x, ratio=0.5):
 
 
 POLICIES = {"color": color, "translation": translation, "cutout": cutout}
+
+
+def check_policy(policy):
+    """ParamError naming the policies of `policy` (comma-separated) that are not POLICIES."""
+    unknown = set(filter(None, policy.split(","))) - set(POLICIES)
+    if unknown:
+        raise ParamError(f"augment: unknown policy {', '.join(sorted(unknown))} (known: {', '.join(POLICIES)})")
 
 
 def diff_augment(x, policy):
