@@ -38,10 +38,17 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 SETTINGS = ROOT / "bench" / "quality.yaml"
+HEADER = """\
+# The quality run (make quality, bench/quality.py): params.yaml with these values merged in, run by
+# the pipeline itself in data/quality/: every variant and pytorch/examples' DCGAN (plain_dcgan) at
+# three training seeds, each variant's `budget` (the factor on its demo steps) set from its cost
+# measured alone so that each trains for `minutes` (bench/quality.py --calibrate writes them).
+"""
 DOCS = ROOT / "docs" / "quality"
 CALIBRATION_BUDGET = 0.25  # a quarter of each variant's demo steps: every progan resolution in proportion
-REPORTS = ("index.html", "README.md", "results.md", "losses.png", "comparison.png", "seeds.png", "aggregate.json",
-           "yardsticks.json", "figures", "metrics", "timings")
+REPORTS = ("index.html", "README.md", "results.md", "losses.png", "comparison.png", "seeds.png", "breeds.png",
+           "aggregate.json", "yardsticks.json", "breed_judge.json", "breed_yardsticks.json", "figures", "metrics", "breeds",
+           "timings")  # what the report links to, and what doggan serve reads (metrics/, breeds/, aggregate.json)
 
 
 def quality_params():
@@ -78,7 +85,7 @@ def calibrate(root, minutes):
         settings["variants"].setdefault(variant, {})["budget"] = budget
         print(f"quality: {variant} trains {cost:.0f} s per unit of budget: budget {budget:g} for {minutes:g} minutes", flush=True)
     settings["minutes"] = minutes
-    SETTINGS.write_text(yaml.safe_dump(settings, sort_keys=False))
+    SETTINGS.write_text(HEADER + yaml.safe_dump(settings, sort_keys=False, default_flow_style=None))
 
 
 def run_table(root, params):

@@ -257,9 +257,15 @@ def test_serve_takes_the_first_training_seed_or_the_one_asked_for(tmp_path):
     save_generator(models / "biggan" / "seed3" / "generator.pt", tiny_model("biggan", n_classes=3), "biggan", BREEDS, [5, 3, 2])
     (metrics.parent / "aggregate.json").write_text(json.dumps(
         {"variants": {"biggan": {"fid": {"mean": 4.5, "std": 0.4, "n": 2}}}}))
+    (metrics.parent / "breeds" / "biggan").mkdir(parents=True)
+    (metrics.parent / "breeds" / "biggan" / "seed0.json").write_text(json.dumps({  # as the breeds stage writes it
+        "accuracy": {"top1": 0.5, "top5": 0.9, "per_breed": {"pug": {"top1": 0.75, "top5": 1.0}}},
+        "kid": {"mean": 0.02, "worst": ["pug"], "per_breed": {"pug": {"kid": 0.02, "kid_std": 0.001}}}}))
     first = {v.name: v for v in load_variants(models, metrics).values()}
     assert first["biggan"].seed == 0 and first["biggan"].score["fid"] == SCORE["fid"]
     assert first["biggan"].describe()["spread"] == {"fid_mean": 4.5, "fid_std": 0.4, "seeds": 2}
+    assert first["biggan"].describe()["breed_scores"] == {"pug": {"top1": 0.75, "top5": 1.0, "kid": 0.02}}
+    assert "breed_scores" not in first["dcgan"].describe()  # unconditional: no breed to score
     third = load_variants(models, metrics, seed=3)
     assert third["biggan"].seed == 3 and third["biggan"].score is None  # seed 3 was never scored
     assert third["dcgan"].reason.startswith(f"{models / 'dcgan'}: no generator of training seed 3 (seeds there: 0)")

@@ -37,6 +37,7 @@ class Variant:
     seed: int = None
     score: dict = None
     spread: dict = None
+    breed_scores: dict = None
 
     def describe(self):
         """What GET /api/variants says of this variant: breeds only where a request may name one."""
@@ -44,7 +45,8 @@ class Variant:
             return {"name": self.name, "available": False, "reason": self.reason}
         conditional = is_conditional(self.payload)
         return {"name": self.name, "available": True, "conditional": conditional, "training_seed": self.seed,
-                **({"breeds": self.payload["breeds"]} if conditional else {}), "score": self.score, "spread": self.spread}
+                **({"breeds": self.payload["breeds"], "breed_scores": self.breed_scores} if conditional else {}),
+                "score": self.score, "spread": self.spread}
 
 
 def read_score(path):
@@ -65,9 +67,21 @@ def read_spread(path, name):
         return None
 
 
+def read_breed_scores(path):
+    """{breed: {top1, top5, kid}} of a run, from its breeds stage's json, or None where it has not run."""
+    try:
+        scores = json.loads(path.read_text())
+        kid = scores["kid"]["per_breed"]
+        return {breed: {**accuracy, "kid": kid.get(breed, {}).get("kid")}
+                for breed, accuracy in scores["accuracy"]["per_breed"].items()}
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
 def load_variant(name, models, metrics, device="cpu", seed=None):
     """Variant `name` from models/<name>/seed<N>/generator.pt (weights_only; N: `seed`, else the first
-    trained), its score from metrics/<name>/seed<N>.json, its spread from metrics/../aggregate.json."""
+    trained), its score from metrics/<name>/seed<N>.json, its spread from metrics/../aggregate.json, its
+    per-breed scores from metrics/../breeds/<name>/seed<N>.json."""
     try:
         seed = pick_seed(models, name, seed)
     except UserError as exc:
@@ -80,8 +94,10 @@ def load_variant(name, models, metrics, device="cpu", seed=None):
     except Exception as exc:  # any other failure (out of GPU memory) means this one cannot serve; the others still do
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         return Variant(name, reason=f"cannot load {path}: {first_line}")
-    return Variant(name, generator, payload, seed=seed, score=read_score(metrics / f"{run_path(name, seed)}.json"),
-                   spread=read_spread(metrics.parent / "aggregate.json", name))
+    run = run_path(name, seed)
+    return Variant(name, generator, payload, seed=seed, score=read_score(metrics / f"{run}.json"),
+                   spread=read_spread(metrics.parent / "aggregate.json", name),
+                   breed_scores=read_breed_scores(metrics.parent / "breeds" / f"{run}.json"))
 
 
 def load_variants(models, metrics, device="cpu", seed=None):
