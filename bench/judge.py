@@ -99,12 +99,12 @@ def bench_judge(args):
         for steps, generator in plain_dcgan_generators(images, labels, len(breeds), params, seed, args.judge_steps).items():
             with torch.no_grad():
                 sets[f"plain dcgan, {steps} steps, seed {seed}"] = to_uint8(generator(z))
-    for path in sorted(Path("models").glob("*/generator.pt")):
+    for path in sorted(Path("models").glob("*/seed0/generator.pt")):  # each variant's first training seed
         generator, payload = load_generator(path)
         sets[f"pipeline: {payload['variant']}"] = sample(generator, payload, np.arange(len(made)) % len(breeds), 0.0, 5, 50)
 
     fids, judged, submitted = {}, {}, {}
-    submissions = sorted(Path("submissions").glob("*/images.zip"))
+    submissions = sorted(Path("submissions").glob("*/seed0/images.zip"))
     for seed in args.seeds:
         networks = judge_networks(images, labels, len(breeds), params, seed)
         for name, extract in networks.items():
@@ -122,7 +122,7 @@ def bench_judge(args):
             real = networks[name](crops)
             for path in submissions:  # as the score stage does: every image of it against all crops
                 gen = networks[name](read_submission(path, expected=params["generate"]["n_images"]))
-                submitted[name, seed, path.parent.name] = frechet_distance(*statistics(gen), *statistics(real))
+                submitted[name, seed, path.parent.parent.name] = frechet_distance(*statistics(gen), *statistics(real))
     names = list(dict.fromkeys(name for name, _, _ in fids))
 
     seeds_text = " / ".join(map(str, args.seeds))
@@ -132,7 +132,7 @@ def bench_judge(args):
         compared = list(dict.fromkeys(name for name, _, _ in submitted))
         table(f"FID of the pipeline's submissions (submissions/<V>/images.zip) against all {len(crops)} crops, featnet seeds "
               f"{seeds_text}", ["variant", *compared],
-              [(p.parent.name, *(" / ".join(f"{submitted[n, seed, p.parent.name]:.3g}" for seed in args.seeds)
+              [(p.parent.parent.name, *(" / ".join(f"{submitted[n, seed, p.parent.parent.name]:.3g}" for seed in args.seeds)
                                  for n in compared)) for p in submissions], file="judge_submissions.md")
     keys = ["fid", "kid", "precision", "recall", "density", "coverage"]
     table(f"every score on the judge (rotnet), featnet seed {args.seeds[0]}", ["set", *keys],

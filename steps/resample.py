@@ -34,9 +34,10 @@ def main():
     resamples = load_section(AggregateConfig, params, "aggregate").resamples
     device = torch_setup(params)
     variant, seed = run_of(args.generator)
-    generator, payload = load_generator(args.generator, device, variant)
-    reference, net = load_reference(args.reference), feature_network(metric, args.featnet, device)
     draws = []
+    if resamples:  # else nothing to load
+        generator, payload = load_generator(args.generator, device, variant)
+        reference, net = load_reference(args.reference), feature_network(metric, args.featnet, device)
     for k in tqdm(range(1, resamples + 1), desc=f"resample {variant}", unit="draw"):
         draw_seed = cfg.seed + k * cfg.n_images
         images = draw_submission(generator, payload, cfg, draw_seed, device)
@@ -44,7 +45,7 @@ def main():
     write_json(args.out, {"variant": variant, "training_seed": seed, "draws": draws,
                           "generate": dataclasses.asdict(cfg)})
     record_timing(f"resample@{variant}", started)
-    print(f"resample {variant}, seed {seed}: FID " + ", ".join(f"{d['fid']:.2f}" for d in draws))
+    print(f"resample {variant}, seed {seed}: FID " + (", ".join(f"{d['fid']:.2f}" for d in draws) or "(no draws)"))
 
 
 if __name__ == "__main__":

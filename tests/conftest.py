@@ -41,7 +41,7 @@ def tiny_params(params):
     params["demo"].update(n_images=36, n_breeds=3)
     params["crop"]["workers"] = 1
     params["featnet"].update(epochs=1, width=8, features=32)
-    params["model"].update(steps=4, batch_size=8, checkpoint_every=2, log_every=1, fid_every=2, fid_samples=16)
+    params["model"].update(steps=4, budget=1.0, batch_size=8, checkpoint_every=2, log_every=1, fid_every=2, fid_samples=16)
     # two variants exercise the drivers (one inherits model.lr, one sets its own); tests/test_training.py
     # runs every variant through the loop
     params["variants"] = {v: params["variants"][v] for v in ("dcgan", "biggan")}
