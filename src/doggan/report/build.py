@@ -174,10 +174,15 @@ BREED_NOTE = ("Per breed (doggan/metrics/breeds.py): the breed judge, rotnet's n
               "ceiling of top-1 and CAS) and the yardsticks below.")
 
 
-def breed_table(spread):
-    """One row per variant, best mean FID first: each per-breed score's mean ± std over seeds ('–': not conditional)."""
-    rows = [{"variant": v, **{label: _spread(spread["variants"][v].get(key), digits) for key, (label, digits) in BREED_SCORES.items()}}
-            for v in spread.get("ranking", [])]
+def breed_table(spread, reports):
+    """One row per variant, best mean FID first: each per-breed score's mean ± std over seeds ('–': not
+    conditional), and the breeds whose samples are furthest from their crops (per-breed KID, first seed)."""
+    rows = []
+    for v in spread.get("ranking", []):
+        first = _read_json(Path(reports) / "breeds" / f"{run_path(v, spread['variants'][v]['seeds'][0])}.json")
+        worst = ", ".join(b.replace("_", " ") for b in first.get("kid", {}).get("worst", [])) or "–"
+        rows.append({"variant": v, **{label: _spread(spread["variants"][v].get(key), digits)
+                                      for key, (label, digits) in BREED_SCORES.items()}, "worst breeds (KID)": worst})
     return pd.DataFrame(rows)
 
 
@@ -367,7 +372,7 @@ def render(reports, params_path="params.yaml"):
     context = {
         "intro": INTRO, "network": network, "n": _count(table), "results": results_table(table),
         "spread": spread_table(spread), "verdict_note": verdict_note(spread),
-        "breed_note": BREED_NOTE, "judge_note": judge_note(judge), "breeds": breed_table(spread),
+        "breed_note": BREED_NOTE, "judge_note": judge_note(judge), "breeds": breed_table(spread, reports),
         "breed_yardsticks": breed_yardstick_table(_read_json(reports / "breed_yardsticks.json")),
         "budget": budget_line(model.get("budget")),
         "yardstick_note": YARDSTICK_NOTE, "yardsticks": yardstick_table(yardsticks), "eps_note": eps_note,
