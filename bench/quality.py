@@ -51,6 +51,18 @@ REPORTS = ("index.html", "README.md", "results.md", "losses.png", "comparison.pn
            "timings")  # what the report links to, and what doggan serve reads (metrics/, breeds/, aggregate.json)
 
 
+class ParamsDumper(yaml.SafeDumper):
+    """params.yaml's style: block mappings, [flow, lists] (bench/gpu.py's stand-in parser reads no other)."""
+
+
+ParamsDumper.add_representer(list, lambda dumper, value: dumper.represent_sequence("tag:yaml.org,2002:seq", value,
+                                                                                  flow_style=True))
+
+
+def dump(settings):
+    return yaml.dump(settings, Dumper=ParamsDumper, sort_keys=False, default_flow_style=False)
+
+
 def quality_params():
     return merged(yaml.safe_load((ROOT / "params.yaml").read_text()), yaml.safe_load(SETTINGS.read_text()))
 
@@ -85,7 +97,7 @@ def calibrate(root, minutes):
         settings["variants"].setdefault(variant, {})["budget"] = budget
         print(f"quality: {variant} trains {cost:.0f} s per unit of budget: budget {budget:g} for {minutes:g} minutes", flush=True)
     settings["minutes"] = minutes
-    SETTINGS.write_text(HEADER + yaml.safe_dump(settings, sort_keys=False, default_flow_style=None))
+    SETTINGS.write_text(HEADER + dump(settings))
 
 
 def run_table(root, params):
