@@ -21,7 +21,8 @@ from conftest import make_project, project_env, run
 
 pytestmark = pytest.mark.slurm
 
-RULES = {"demo_data", "parse", "crop", "featnet", "reference", "train", "generate", "score", "report"}
+RULES = {"demo_data", "parse", "crop", "featnet", "reference", "breed_judge", "train", "generate", "score", "breeds",
+         "resample", "aggregate", "report"}
 STEPS = 400  # ~6 s of training on 2 cores: time enough to requeue train@dcgan mid-run
 # Client commands and the jobs' nested `srun` read the default path: the slurm executor's job step
 # drops SLURM_CONF with every other SLURM_* variable (snakemake-executor-plugin-slurm issue 164).
@@ -176,12 +177,12 @@ def local_run(tmp_path_factory):
 
 
 def requeue_training(root, snakemake):
-    """Requeue train@dcgan once it has written a checkpoint, as a preempting scheduler would; returns its job id."""
-    assert wait_until(lambda: (root / "models/dcgan/checkpoint.pt").exists() or snakemake.poll() is not None,
-                      seconds=600, every=0.05), "train@dcgan wrote no checkpoint in 10 minutes"
-    assert snakemake.poll() is None, "snakemake ended before train@dcgan wrote a checkpoint"
+    """Requeue train@dcgan-0 once it has written a checkpoint, as a preempting scheduler would; returns its job id."""
+    assert wait_until(lambda: (root / "models/dcgan/seed0/checkpoint.pt").exists() or snakemake.poll() is not None,
+                      seconds=600, every=0.05), "train@dcgan-0 wrote no checkpoint in 10 minutes"
+    assert snakemake.poll() is None, "snakemake ended before train@dcgan-0 wrote a checkpoint"
     jobs = dict(line.split() for line in slurm_command("squeue", "-h", "-o", "%k %i").splitlines())
-    job = jobs["rule_train_wildcards_dcgan"]
+    job = next(job for name, job in jobs.items() if name.startswith("rule_train_wildcards_dcgan"))
     slurm_command("scontrol", "requeue", job)
     # SLURM holds a requeued job for two minutes; a test has not got them
     assert wait_until(lambda: answer("squeue", "-o", "%T", "-j", job) == "PENDING"), "the requeued job is not pending"
@@ -237,16 +238,16 @@ def test_every_rule_ran_as_a_slurm_job_that_completed(cluster_run):
     root, _ = cluster_run
     jobs = slurm_jobs(root)
     assert set(jobs.values()) == RULES
-    assert len(jobs) == len(RULES)  # one variant: one job per rule
+    assert len(jobs) == len(RULES)  # one variant, one seed: one job per rule
     final = {job: (state, workdir) for job, state, workdir in completion_records(*jobs)}  # the last record wins
     assert final == {job: ("COMPLETED", str(root)) for job in jobs}
 
 
 def test_the_cluster_report_has_the_local_runs_scores(cluster_run, local_run):
     root, _ = cluster_run
-    for path in ["reports/metrics/dcgan.json", "submissions/dcgan/images.zip"]:  # the generator: the test below
+    for path in ["reports/metrics/dcgan/seed0.json", "submissions/dcgan/seed0/images.zip"]:  # the generator: below
         assert (root / path).read_bytes() == (local_run / path).read_bytes(), path
-    assert json.loads((root / "reports/metrics/dcgan.json").read_text())["fid"] > 0
+    assert json.loads((root / "reports/metrics/dcgan/seed0.json").read_text())["fid"] > 0
     assert "dcgan" in (root / "reports/README.md").read_text()
 
 
@@ -258,4 +259,4 @@ def test_a_requeued_train_job_resumes_from_its_checkpoint_to_the_same_generator(
     step = int(re.search(rf"train dcgan: resuming from step (\d+) of {STEPS}", log).group(1))
     assert 0 < step < STEPS
     assert processes_in(root) == []  # nothing of the killed run lives on
-    assert (root / "models/dcgan/generator.pt").read_bytes() == (local_run / "models/dcgan/generator.pt").read_bytes()
+    assert (root / "models/dcgan/seed0/generator.pt").read_bytes() == (local_run / "models/dcgan/seed0/generator.pt").read_bytes()

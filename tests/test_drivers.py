@@ -219,7 +219,7 @@ def test_the_readmes_comparisons_print_a_few_columns(dvc_project):
 
 @pytest.mark.e2e
 def test_dvc_repro_runs_everything_then_nothing_then_only_what_lr_touches(dvc_project):
-    root, first, _ = dvc_project
+    root, first = dvc_project[:2]
     assert ran_stages(first) >= {"demo_data", "parse", "crop", "featnet", "reference", "train@dcgan-0", "resample@dcgan",
                                  "aggregate", "report"}
     for path in EXPECTED_OUTPUTS:
@@ -238,17 +238,15 @@ def test_dvc_repro_runs_everything_then_nothing_then_only_what_lr_touches(dvc_pr
                                       | {f"resample@{v}" for v in inheriting})
     resolved = yaml.safe_load((root / "reports/train/dcgan/seed0/params.yaml").read_text())  # what trained
     assert resolved["lr"] == 3.0e-4 and resolved["label_smoothing"] == 0.0
-    # one knob trains every variant longer: every train stage reruns, then only what follows them (a
-    # variant whose best cheap FID is at the same step keeps the same weights, so its submission and
-    # what reads it stop there)
-    exp = run("dvc exp run -S model.budget=2.0", root)
-    ran = ran_stages(exp.stdout)
-    assert {"check_params", "report"} | {f"train@{v}-0" for v in params["variants"]} <= ran
-    assert ran <= {f"{stage}@{v}-0" for v in params["variants"] for stage in RUN_STAGES} | {
-        f"resample@{v}" for v in params["variants"]} | {"check_params", "aggregate", "report"}
-    for variant in params["variants"]:
-        resolved = yaml.safe_load((root / f"reports/train/{variant}/seed0/params.yaml").read_text())
-        assert (resolved["budget"], resolved["steps"]) == (2.0, 2 * params["model"]["steps"]), variant
+    # one knob trains every variant longer: it makes every train stage stale, and nothing before them
+    # (tests/test_training.py holds the steps it runs; what follows a train stage reruns where its generator changed)
+    original = (root / "params.yaml").read_text()
+    (root / "params.yaml").write_text(yaml.safe_dump({**params, "model": {**params["model"], "budget": 2.0}}, sort_keys=False))
+    try:
+        stale = set(json.loads(run("dvc status --json", root).stdout))
+    finally:
+        (root / "params.yaml").write_text(original)
+    assert stale == {"check_params", "report"} | {f"train@{v}-0" for v in params["variants"]}
 
 
 @pytest.mark.e2e
