@@ -3,7 +3,7 @@ pytorch/examples' DCGAN, three training seeds each, at equal compute), in data/q
 data. Its report, tables and figures go to docs/quality/; its generators stay in data/quality/models/
 for `doggan serve --models data/quality/models --metrics docs/quality/metrics`.
 
-    make quality                        # python bench/quality.py: about 3.5 hours on 2 cores, resumable
+    make quality                        # python bench/quality.py: about 2 hours on 2 cores, resumable
     python bench/quality.py --calibrate # measure each variant's cost alone, write its budget into bench/quality.yaml
 
 Equal compute: a variant's `budget` (its demo steps' factor) is set from its cost per step measured
@@ -166,7 +166,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", default=str(ROOT / "data" / "quality"), help="where the pipeline runs")
     parser.add_argument("--calibrate", action="store_true", help="measure each variant's cost alone and set its budget")
-    parser.add_argument("--minutes", type=float, default=8.0, help="training minutes of every variant (with --calibrate)")
+    parser.add_argument("--minutes", type=float, default=4.0, help="training minutes of every variant (with --calibrate)")
     args = parser.parse_args()
     settings = quality_params()
     run_params = {k: v for k, v in settings.items() if k != "minutes"}  # `minutes` says how budgets were set

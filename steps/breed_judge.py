@@ -2,6 +2,7 @@
 
 import argparse
 import time
+from functools import partial
 
 import numpy as np
 from tqdm import tqdm
@@ -35,13 +36,9 @@ def main():
     judge = train_judge(train, train_labels, len(breeds), cfg, device)
     save_featnet(judge, args.out)
     logits = judge_logits(judge, heldout, device)
-    net = feature_network(metric, args.featnet, device)
-
-    def features_of(images):
-        return extract_features(net, images.permute(0, 2, 3, 1).numpy(), metric.batch_size, device)
-
-    real_features = extract_features(net, train.permute(0, 2, 3, 1).numpy(), metric.batch_size, device,
-                                     progress=lambda it: tqdm(it, desc="breed judge", unit="batch"))
+    features_of = partial(extract_features, feature_network(metric, args.featnet, device),
+                          batch_size=metric.batch_size, device=device)
+    real_features = features_of(train, progress=lambda it: tqdm(it, desc="breed judge", unit="batch"))
     counts = np.bincount(train_labels.numpy(), minlength=len(breeds))
     result = {"heldout_top1": accuracy(logits, heldout_labels), "heldout_top5": accuracy(logits, heldout_labels, TOP_K),
               "chance_top1": 1 / len(breeds), "n_train": len(train), "n_heldout": len(heldout), "breeds": len(breeds)}

@@ -2,6 +2,7 @@
 
 import argparse
 import time
+from functools import partial
 
 import numpy as np
 import torch
@@ -43,11 +44,9 @@ def main():
     generator, payload = load_generator(args.generator, device, variant)
     train, train_labels, breeds = load_crops(args.crops, args.table, "train")
     heldout, heldout_labels, _ = load_crops(args.crops, args.table, "heldout")
-    judge, net = load_featnet(args.judge, device), feature_network(metric, args.featnet, device)
-
-    def features_of(images):  # uint8 (N, 3, H, W) tensors
-        return extract_features(net, images.permute(0, 2, 3, 1).numpy(), metric.batch_size, device)
-
+    judge = load_featnet(args.judge, device)
+    features_of = partial(extract_features, feature_network(metric, args.featnet, device),
+                          batch_size=metric.batch_size, device=device)
     real = features_of(train)
     submitted = torch.from_numpy(read_submission(args.submission, lookup(params, "generate.n_images"))).permute(0, 3, 1, 2)
     asked = labels = None

@@ -21,8 +21,19 @@ def test_accuracy_counts_the_label_among_the_top_k():
     assert accuracy(logits, labels, k=2) == pytest.approx(2 / 3)
     assert accuracy(logits, labels, k=9) == 1.0  # k above the classes: every label is among them
     result = breed_accuracy(logits, labels, ["a", "b", "c", "d"])
-    assert result["per_breed"] == {"a": {"top1": 1.0, "top5": 1.0}, "b": {"top1": 0.0, "top5": 1.0},
-                                   "d": {"top1": 0.0, "top5": 1.0}}
+    assert result["per_breed"] == {"a": {"top1": 1.0, "top5": 1.0, "mistaken_for": None, "mistaken_share": 0.0},
+                                   "b": {"top1": 0.0, "top5": 1.0, "mistaken_for": "d", "mistaken_share": 1.0},
+                                   "d": {"top1": 0.0, "top5": 1.0, "mistaken_for": "c", "mistaken_share": 1.0}}
+
+
+def test_the_breed_a_breed_is_mistaken_for_is_the_judges_most_frequent_wrong_name():
+    # five samples asked as breed 0: named 0, 2, 2, 3, 0; breed 1's two samples named 1
+    named = torch.tensor([0, 2, 2, 3, 0, 1, 1])
+    logits = torch.nn.functional.one_hot(named, 4).float()
+    result = breed_accuracy(logits, torch.tensor([0, 0, 0, 0, 0, 1, 1]), ["a", "b", "c", "d"])["per_breed"]
+    assert result["a"]["top1"] == pytest.approx(0.4)
+    assert result["a"]["mistaken_for"] == "c" and result["a"]["mistaken_share"] == pytest.approx(0.4)
+    assert result["b"]["mistaken_for"] is None and result["b"]["mistaken_share"] == 0.0
 
 
 def test_coverage_catches_a_quarter_of_the_breeds_and_reads_the_data_mix_as_full():

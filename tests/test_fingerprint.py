@@ -85,3 +85,23 @@ def test_a_checkpoint_of_another_fingerprint_starts_the_run_over(tmp_path):
     train(whole, images, labels, seed=0, checkpoint_path=tmp_path / "w.pt", fingerprint="new code")
     assert generator_bytes(fresh) == generator_bytes(whole)
     assert Path(tmp_path / "c.pt").is_file()
+
+
+@pytest.mark.parametrize("omp", ["1", "3"])
+def test_the_threads_param_sets_blas_threads_whatever_the_driver_exports(omp):
+    """The fingerprint names `threads`, so every library that sums in parallel must follow it: the
+    BLAS under numpy and scipy (the cheap FID's Fréchet distance) as well as torch, not the
+    OMP_NUM_THREADS that Snakemake exports to a job granted fewer cores."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script = ("import json; from threadpoolctl import threadpool_info; from doggan.device import torch_setup;"
+              "import torch; torch_setup({'threads': 2, 'device': 'cpu'});"
+              "print(json.dumps([torch.get_num_threads()] + [p['num_threads'] for p in threadpool_info()"
+              " if p['user_api'] == 'blas']))")
+    env = dict(os.environ, OMP_NUM_THREADS=omp)
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    threads = json.loads(out.stdout)
+    assert len(threads) >= 2 and set(threads) == {2}  # torch and at least one BLAS (numpy's, scipy's)

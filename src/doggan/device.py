@@ -1,9 +1,10 @@
 """Where a step computes, and what makes its numbers repeatable there.
 
 Same seed, same bytes holds per (device type, device model, torch version, torch threads): torch's
-CPU kernels sum in another order at another thread count, a GPU model has kernels of its own. So
-the thread count is a param (`threads`), not whatever the machine or the driver's `--cores` gives,
-and `describe` names the rest for the training checkpoint's fingerprint: a checkpoint is never
+CPU kernels sum in another order at another thread count, and so does the BLAS under numpy and
+scipy (the Fréchet distance of the cheap FID logged while training); a GPU model has kernels of its
+own. So the thread count is a param (`threads`), set for torch and BLAS alike, not whatever the
+machine or the driver's `--cores` (OMP_NUM_THREADS) gives, and `describe` names the rest for the training checkpoint's fingerprint: a checkpoint is never
 resumed on another device, or under another thread count, to finish a generator of two halves.
 """
 
@@ -13,7 +14,10 @@ import platform
 import tempfile
 from pathlib import Path
 
+import numpy  # noqa: F401  (loads the BLAS that torch_setup limits)
+import scipy.linalg  # noqa: F401  (scipy's own BLAS, likewise)
 import torch
+from threadpoolctl import threadpool_limits
 
 from doggan.config import lookup
 from doggan.errors import ParamError
@@ -97,6 +101,9 @@ def check_threads(threads):
 
 
 def torch_setup(params):
-    """A torch step's device and threads, from params `device` and `threads` (validated)."""
-    torch.set_num_threads(check_threads(lookup(params, "threads")))
+    """A torch step's device and threads, from params `device` and `threads` (validated): torch's
+    intra-op threads and the BLAS threads of numpy and scipy."""
+    threads = check_threads(lookup(params, "threads"))
+    torch.set_num_threads(threads)
+    threadpool_limits(threads, user_api="blas")
     return pick_device(lookup(params, "device"))

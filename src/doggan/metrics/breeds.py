@@ -69,11 +69,19 @@ def accuracy(logits, labels, k=1):
 
 
 def breed_accuracy(logits, labels, breeds):
-    """Top-1 and top-5 overall and per breed (of the breeds asked for), for samples asked as `labels`."""
+    """Top-1 and top-5 overall and per breed (of the breeds asked for), for samples asked as `labels`;
+    per breed also the breed the judge names most often instead (`mistaken_for`, None when it never
+    errs) and the share of the breed's samples it names so (`mistaken_share`)."""
     labels = torch.as_tensor(labels)
-    per_breed = {breeds[b]: {"top1": accuracy(logits[labels == b], labels[labels == b]),
-                             "top5": accuracy(logits[labels == b], labels[labels == b], TOP_K)}
-                 for b in labels.unique().tolist()}
+    per_breed = {}
+    for b in labels.unique().tolist():
+        asked = labels == b
+        named = logits[asked].argmax(1)
+        wrong = torch.bincount(named[named != b], minlength=len(breeds))
+        per_breed[breeds[b]] = {"top1": accuracy(logits[asked], labels[asked]),
+                                "top5": accuracy(logits[asked], labels[asked], TOP_K),
+                                "mistaken_for": breeds[int(wrong.argmax())] if wrong.sum() else None,
+                                "mistaken_share": float(wrong.max() / asked.sum())}
     return {"top1": accuracy(logits, labels), "top5": accuracy(logits, labels, TOP_K), "per_breed": per_breed}
 
 

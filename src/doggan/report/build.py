@@ -245,7 +245,7 @@ def budget_line(budget):
     if budget is None:
         return ""
     return (f"Every variant trained at model.budget {budget:g} (its steps times {budget:g}). `make quality` trains "
-            "each for about 8 minutes at three training seeds, beside pytorch/examples' DCGAN: the project's docs/quality.md.")
+            "each for about 4 minutes at three training seeds, beside pytorch/examples' DCGAN: the project's docs/quality.md.")
 
 
 def breeds_caption(record):
