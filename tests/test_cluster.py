@@ -35,11 +35,12 @@ def one_node(profile):
     profile asks a GPU per train job; all else it asks stays (these settings replace the profile's
     whole entries, so they repeat the rest). Torch jobs ask params.yaml's `threads` (2) CPUs. No slurmdbd here, so `sacct`, the
     plugin's default, knows no jobs: squeue reports them (finished ones for MinJobAge, 300 s). Ask first
-    after 8 s rather than 40, as most jobs here take 5-8 s, and keep every job's log for the checks below."""
+    after 3 s rather than 40 (the plugin waits 10 s longer at each ask that finds no job done, and 3 s
+    again after one that does), as most jobs here take 5-8 s, and keep every job's log for the checks below."""
     resources = [f"{rule}:{name}={value}" for rule, asks in profile["set-resources"].items()
                  for name, value in asks.items() if name != "gpu"]
     return ["--set-resources", *resources,
-            "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "8",
+            "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "3",
             "--slurm-keep-successful-logs"]
 
 

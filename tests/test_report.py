@@ -20,6 +20,12 @@ def write(path, text):
     path.write_text(text)
 
 
+# per seed, per breed: top-1, the judge's most frequent other name, the share of samples it names so
+PER_BREED = [{"pug": (0.5, "basset", 0.3), "beagle": (0.8, None, 0.0), "basset": (0.2, "pug", 0.5), "papillon": (0.6, "beagle", 0.2)},
+             {"pug": (0.3, "beagle", 0.4), "beagle": (1.0, None, 0.0), "basset": (0.4, "pug", 0.3), "papillon": (0.6, "pug", 0.3)}]
+BREED_KID = {"pug": 0.1, "beagle": 0.01, "basset": 0.3, "papillon": 0.05}
+
+
 def fake_reports(root):
     """What the stages write, for two variants (one unconditional) at two training seeds, with known numbers."""
     reports = root / "reports"
@@ -40,9 +46,12 @@ def fake_reports(root):
             write(reports / "generate" / f"{run}.json", json.dumps({"n_images": 10000}))
             conditional = variant == "biggan"
             breed_scores = {"coverage": {"drawn": 0.5 + 0.25 * seed, "kl": 0.2}} | ({
-                "accuracy": {"top1": 0.6 + 0.1 * seed, "top5": 0.9, "per_breed": {"pug": {"top1": 0.5, "top5": 0.9},
-                                                                                  "beagle": {"top1": 0.8, "top5": 1.0}}},
-                "kid": {"mean": 0.05, "worst": ["pug"], "per_breed": {}}, "cas": {"top1": 0.4, "top5": 0.8}} if conditional else {})
+                "accuracy": {"top1": 0.6 + 0.1 * seed, "top5": 0.9, "per_breed": {
+                    b: {"top1": top1, "top5": 1.0, "mistaken_for": wrong, "mistaken_share": share}
+                    for b, (top1, wrong, share) in PER_BREED[seed].items()}},
+                "kid": {"mean": 0.05, "worst": ["basset", "pug", "papillon"],
+                        "per_breed": {b: {"kid": kid + 0.01 * seed} for b, kid in BREED_KID.items()}},
+                "cas": {"top1": 0.4, "top5": 0.8}} if conditional else {})
             write(reports / "breeds" / f"{run}.json", json.dumps(breed_scores))
             runs[variant][seed] |= summary(breed_scores)
             for kind in ("samples", "breeds", "neighbours"):
@@ -83,11 +92,15 @@ def test_report_has_every_part(tmp_path):
     md = (reports / "README.md").read_text()
     rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in md.splitlines() if line.startswith("|")]
     variants = [row[0] for row in rows if row[0] in ("biggan", "dcgan")]
-    assert variants == ["dcgan", "biggan"] * 4  # best FID first: over seeds, per breed, then every run (49, 50, 51, 52)
+    # best FID first: over seeds, per breed, then every run (49, 50, 51, 52); biggan alone draws breeds
+    assert variants == ["dcgan", "biggan", "dcgan", "biggan", "biggan", "dcgan", "biggan", "dcgan", "biggan"]
     # per breed: biggan's means over seeds (top-1 0.6 and 0.7), dcgan's coverage alone (unconditional)
-    assert ["biggan", "0.65 ± 0.07", "0.90 ± 0.00", "0.0500 ± 0.0000", "0.40 ± 0.00", "0.62 ± 0.18", "0.20 ± 0.00",
-            "pug"] in rows
-    assert ["dcgan", "–", "–", "–", "–", "0.62 ± 0.18", "0.20 ± 0.00", "–"] in rows
+    assert ["biggan", "0.65 ± 0.07", "0.90 ± 0.00", "0.0500 ± 0.0000", "0.40 ± 0.00", "0.62 ± 0.18", "0.20 ± 0.00"] in rows
+    assert ["dcgan", "–", "–", "–", "–", "0.62 ± 0.18", "0.20 ± 0.00"] in rows
+    # which breeds biggan draws right, over its two seeds: top-1 means, the wrong name of most weight (pug: basset 0.3,
+    # beagle 0.4), the largest mean KID; dcgan, unconditional, has no row
+    assert ["biggan", "2", "beagle 0.90, papillon 0.60, pug 0.40", "basset 0.30 (as pug), pug 0.40 (as beagle), "
+            "papillon 0.60 (as pug)", "basset, pug, papillon"] in rows
     yardstick_rows = [row[0] for row in rows if row[0].startswith("held-out crops")]
     assert yardstick_rows == ["held-out crops, their breeds", "held-out crops, breeds shuffled",
                               "held-out crops of a quarter of the breeds"]

@@ -59,8 +59,19 @@ def folders(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def scored_folders(tmp_path_factory):
-    """dcgan scored better than biggan, which comes first in the registry."""
-    return write_models(tmp_path_factory.mktemp("serve_scored"), scored=("biggan", "dcgan"))
+    """dcgan scored better than biggan, which comes first in the registry; biggan's breeds judged."""
+    models, metrics = write_models(tmp_path_factory.mktemp("serve_scored"), scored=("biggan", "dcgan"))
+    write_breed_scores(metrics)
+    return models, metrics
+
+
+def write_breed_scores(metrics):
+    """biggan's seed 0 per-breed scores, as the breeds stage writes them."""
+    (metrics.parent / "breeds" / "biggan").mkdir(parents=True)
+    (metrics.parent / "breeds" / "biggan" / "seed0.json").write_text(json.dumps({
+        "accuracy": {"top1": 0.5, "top5": 0.9, "per_breed": {
+            "pug": {"top1": 0.75, "top5": 1.0, "mistaken_for": "Maltese_dog", "mistaken_share": 0.2}}},
+        "kid": {"mean": 0.02, "worst": ["pug"], "per_breed": {"pug": {"kid": 0.02, "kid_std": 0.001}}}}))
 
 
 @pytest.fixture(scope="module")
@@ -257,14 +268,12 @@ def test_serve_takes_the_first_training_seed_or_the_one_asked_for(tmp_path):
     save_generator(models / "biggan" / "seed3" / "generator.pt", tiny_model("biggan", n_classes=3), "biggan", BREEDS, [5, 3, 2])
     (metrics.parent / "aggregate.json").write_text(json.dumps(
         {"variants": {"biggan": {"fid": {"mean": 4.5, "std": 0.4, "n": 2}}}}))
-    (metrics.parent / "breeds" / "biggan").mkdir(parents=True)
-    (metrics.parent / "breeds" / "biggan" / "seed0.json").write_text(json.dumps({  # as the breeds stage writes it
-        "accuracy": {"top1": 0.5, "top5": 0.9, "per_breed": {"pug": {"top1": 0.75, "top5": 1.0}}},
-        "kid": {"mean": 0.02, "worst": ["pug"], "per_breed": {"pug": {"kid": 0.02, "kid_std": 0.001}}}}))
+    write_breed_scores(metrics)
     first = {v.name: v for v in load_variants(models, metrics).values()}
     assert first["biggan"].seed == 0 and first["biggan"].score["fid"] == SCORE["fid"]
     assert first["biggan"].describe()["spread"] == {"fid_mean": 4.5, "fid_std": 0.4, "seeds": 2}
-    assert first["biggan"].describe()["breed_scores"] == {"pug": {"top1": 0.75, "top5": 1.0, "kid": 0.02}}
+    assert first["biggan"].describe()["breed_scores"] == {"pug": {"top1": 0.75, "top5": 1.0, "kid": 0.02,
+                                                                  "mistaken_for": "Maltese_dog", "mistaken_share": 0.2}}
     assert "breed_scores" not in first["dcgan"].describe()  # unconditional: no breed to score
     third = load_variants(models, metrics, seed=3)
     assert third["biggan"].seed == 3 and third["biggan"].score is None  # seed 3 was never scored
@@ -445,6 +454,9 @@ def test_page_generates_a_breed_in_headless_chromium(server, scored_folders, tmp
         assert grid == [True, 5 * 66 + 2, 66 + 2]
         assert browser.evaluate("document.getElementById('status').className") != "error"
         assert browser.evaluate("location.search") == "?" + query  # the address is a permalink
+        assert browser.evaluate("document.getElementById('breed-score').textContent") == (
+            "pug: the breed judge names 75% of biggan's samples right (top 5: 100%), per-breed KID 0.0200; "
+            "the breed it names most often instead: Maltese dog (20%).")
         saved = browser.evaluate("""new Promise((resolve) => {  // click the third dog: it is saved as a PNG of its own
             HTMLAnchorElement.prototype.click = function () {
                 fetch(this.href).then((r) => r.blob()).then((blob) => {

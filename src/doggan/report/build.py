@@ -9,6 +9,7 @@ here depends on wall time, so the same inputs give the same bytes.
 """
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import jinja2
@@ -174,15 +175,47 @@ BREED_NOTE = ("Per breed (doggan/metrics/breeds.py): the breed judge, rotnet's n
               "ceiling of top-1 and CAS) and the yardsticks below.")
 
 
-def breed_table(spread, reports):
-    """One row per variant, best mean FID first: each per-breed score's mean ± std over seeds ('–': not
-    conditional), and the breeds whose samples are furthest from their crops (per-breed KID, first seed)."""
+def breed_table(spread):
+    """One row per variant, best mean FID first: each per-breed score's mean ± std over seeds ('–': not conditional)."""
+    return pd.DataFrame([{"variant": v, **{label: _spread(spread["variants"][v].get(key), digits)
+                                           for key, (label, digits) in BREED_SCORES.items()}}
+                         for v in spread.get("ranking", [])])
+
+
+SHOWN_BREEDS = 3
+
+
+def confusion_table(spread, reports):
+    """One row per conditional variant: the breeds it draws right most often and least often (top-1,
+    mean over its seeds), each of the latter with the breed the judge names instead most often over
+    the seeds, and the breeds furthest from their crops (per-breed KID, mean over seeds)."""
     rows = []
     for v in spread.get("ranking", []):
-        first = _read_json(Path(reports) / "breeds" / f"{run_path(v, spread['variants'][v]['seeds'][0])}.json")
-        worst = ", ".join(b.replace("_", " ") for b in first.get("kid", {}).get("worst", [])) or "–"
-        rows.append({"variant": v, **{label: _spread(spread["variants"][v].get(key), digits)
-                                      for key, (label, digits) in BREED_SCORES.items()}, "worst breeds (KID)": worst})
+        runs = [_read_json(Path(reports) / "breeds" / f"{run_path(v, s)}.json") for s in spread["variants"][v]["seeds"]]
+        runs = [r for r in runs if "accuracy" in r]
+        if not runs:
+            continue
+        per_breed = [r["accuracy"]["per_breed"] for r in runs]
+        top1 = {b: np.mean([p[b]["top1"] for p in per_breed]) for b in per_breed[0]}
+        mistaken = {b: Counter() for b in top1}  # the judge's wrong name, weighted by the share of samples so named
+        for p in per_breed:
+            for b, scores in p.items():
+                if scores["mistaken_for"]:
+                    mistaken[b][scores["mistaken_for"]] += scores["mistaken_share"]
+        kid = {b: np.mean([r["kid"]["per_breed"][b]["kid"] for r in runs]) for b in runs[0]["kid"]["per_breed"]}
+        ranked = sorted(top1, key=top1.get, reverse=True)
+
+        def name(b):
+            return b.replace("_", " ")
+
+        def confused(b):
+            return f"{name(b)} {top1[b]:.2f}" + (f" (as {name(mistaken[b].most_common(1)[0][0])})" if mistaken[b] else "")
+
+        rows.append({"variant": v, "seeds": len(runs),
+                     "drawn right most (top-1)": ", ".join(f"{name(b)} {top1[b]:.2f}" for b in ranked[:SHOWN_BREEDS]),
+                     "drawn right least (top-1, named as)": ", ".join(map(confused, ranked[::-1][:SHOWN_BREEDS])),
+                     "furthest from their crops (KID)": ", ".join(name(b) for b in sorted(kid, key=kid.get, reverse=True)
+                                                                  [:SHOWN_BREEDS])})
     return pd.DataFrame(rows)
 
 
@@ -372,7 +405,7 @@ def render(reports, params_path="params.yaml"):
     context = {
         "intro": INTRO, "network": network, "n": _count(table), "results": results_table(table),
         "spread": spread_table(spread), "verdict_note": verdict_note(spread),
-        "breed_note": BREED_NOTE, "judge_note": judge_note(judge), "breeds": breed_table(spread, reports),
+        "breed_note": BREED_NOTE, "judge_note": judge_note(judge), "breeds": breed_table(spread), "confusions": confusion_table(spread, reports),
         "breed_yardsticks": breed_yardstick_table(_read_json(reports / "breed_yardsticks.json")),
         "budget": budget_line(model.get("budget")),
         "yardstick_note": YARDSTICK_NOTE, "yardsticks": yardstick_table(yardsticks), "eps_note": eps_note,
