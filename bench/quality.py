@@ -45,7 +45,8 @@ HEADER = """\
 # measured alone so that each trains for `minutes` (bench/quality.py --calibrate writes them).
 """
 DOCS = ROOT / "docs" / "quality"
-CALIBRATION_BUDGET = 0.25  # a quarter of each variant's demo steps: every progan resolution in proportion
+CALIBRATION_BUDGETS = (0.1, 0.3)  # of each variant's demo steps (every progan resolution in proportion): the cost
+# of the steps between them, so that what a run spends once (its first steps' warm-up) does not count per step
 REPORTS = ("index.html", "README.md", "results.md", "losses.png", "comparison.png", "seeds.png", "breeds.png",
            "aggregate.json", "yardsticks.json", "breed_judge.json", "breed_yardsticks.json", "figures", "metrics", "breeds",
            "timings")  # what the report links to, and what doggan serve reads (metrics/, breeds/, aggregate.json)
@@ -73,16 +74,20 @@ def repro(root, *targets):
 
 
 def seconds_per_budget(params, variant, images, labels, n_breeds):
-    """Training seconds (evaluations left out) of one unit of `budget` of `variant`, from a run at
-    CALIBRATION_BUDGET with the run's own threads."""
+    """Training seconds (evaluations left out) of one more unit of `budget` of `variant`, with the run's
+    own threads: the difference of two runs, at the CALIBRATION_BUDGETS, over the difference of their budgets."""
     module = variant_module(variant)
-    cfg = load_merged(module.Config, params, "model", f"variants.{variant}")
-    cfg = dataclasses.replace(cfg, budget=CALIBRATION_BUDGET, fid_every=0).with_budget()
-    torch.manual_seed(0)
-    model = module.Model(cfg, n_breeds)
-    with tempfile.TemporaryDirectory() as tmp:
-        result = train(model, images, labels, seed=0, checkpoint_path=Path(tmp) / "checkpoint.pt", fingerprint="calibration")
-    return result.curve[-1][1] / CALIBRATION_BUDGET  # seconds before the one evaluation, at the end
+    seconds = []
+    for budget in CALIBRATION_BUDGETS:
+        cfg = load_merged(module.Config, params, "model", f"variants.{variant}")
+        cfg = dataclasses.replace(cfg, budget=budget, fid_every=0).with_budget()
+        torch.manual_seed(0)
+        model = module.Model(cfg, n_breeds)
+        with tempfile.TemporaryDirectory() as tmp:
+            result = train(model, images, labels, seed=0, checkpoint_path=Path(tmp) / "checkpoint.pt",
+                           fingerprint="calibration")
+        seconds.append(result.curve[-1][1])  # seconds before the one evaluation, at the end
+    return (seconds[1] - seconds[0]) / (CALIBRATION_BUDGETS[1] - CALIBRATION_BUDGETS[0])
 
 
 def calibrate(root, minutes):
