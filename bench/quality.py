@@ -30,6 +30,7 @@ from doggan.config import load_merged, read_params
 from doggan.data.dataset import load_crops
 from doggan.io import read_json, save_figure, write_text
 from doggan.models import variant_module
+from doggan.report.build import breed_table, breed_yardstick_table, confusion_table, judge_note
 from doggan.runs import run_path, stage_name
 from doggan.training.loop import train
 from workspace import ROOT, copy_pipeline, merged, tool
@@ -125,6 +126,23 @@ def run_table(root, params):
     return pd.DataFrame(rows)
 
 
+def breed_tables(root):
+    """Markdown: the per-breed scores over seeds, which breeds each conditional variant draws right and
+    which it confuses, and the per-breed yardsticks: the report's tables."""
+    reports = root / "reports"
+    spread = read_json(reports / "aggregate.json")
+
+    def markdown(table):
+        return table.to_markdown(index=False, disable_numparse=True)
+
+    return "\n\n".join([judge_note(read_json(reports / "breed_judge.json")), markdown(breed_table(spread)),
+                        "Which breeds each conditional variant draws right, and which it confuses (the judge's most "
+                        "frequent other name for them):", markdown(confusion_table(spread, reports)),
+                        "The same scores of held-out crops, with their breeds, with their breeds shuffled, and of a "
+                        "quarter of the breeds only:",
+                        markdown(breed_yardstick_table(read_json(reports / "breed_yardsticks.json")))]) + "\n"
+
+
 def curves(root, params):
     """{run: [(training minutes, cheap FID)]} from each run's DVCLive log and timing file."""
     out = {}
@@ -163,6 +181,7 @@ def export(root, params):
         (shutil.copytree if source.is_dir() else shutil.copy)(source, DOCS / name)
     table = run_table(root, params)
     write_text(DOCS / "table.md", table.to_markdown(index=False) + "\n")
+    write_text(DOCS / "breeds.md", breed_tables(root))
     plot_curves(curves(root, params), DOCS / "fid_vs_minutes.png", params.get("minutes", 0))
     print(table.to_markdown(index=False))
 
