@@ -14,6 +14,7 @@ checkpoint), so it can span several sittings.
 
 import argparse
 import dataclasses
+import re
 import shutil
 import subprocess
 import tempfile
@@ -49,8 +50,9 @@ DOCS = ROOT / "docs" / "quality"
 CALIBRATION_BUDGETS = (0.1, 0.3)  # of each variant's demo steps (every progan resolution in proportion): the cost
 # of the steps between them, so that what a run spends once (its first steps' warm-up) does not count per step
 REPORTS = ("index.html", "README.md", "results.md", "losses.png", "comparison.png", "seeds.png", "breeds.png",
-           "aggregate.json", "yardsticks.json", "breed_judge.json", "breed_yardsticks.json", "figures", "metrics", "breeds",
+           "aggregate.json", "yardsticks.json", "breed_judge.json", "breed_yardsticks.json", "metrics", "breeds",
            "timings")  # what the report links to, and what doggan serve reads (metrics/, breeds/, aggregate.json)
+FIGURES = re.compile(r"\((figures/[^)\s]+\.png)\)")  # figures/... linked from the report's README.md
 
 
 class ParamsDumper(yaml.SafeDumper):
@@ -179,6 +181,9 @@ def export(root, params):
     for name in REPORTS:
         source = root / "reports" / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, DOCS / name)
+    for name in FIGURES.findall((root / "reports" / "README.md").read_text()):  # the grids the report shows, no others
+        (DOCS / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(root / "reports" / name, DOCS / name)
     table = run_table(root, params)
     write_text(DOCS / "table.md", table.to_markdown(index=False) + "\n")
     write_text(DOCS / "breeds.md", breed_tables(root))
