@@ -31,7 +31,8 @@ from doggan.config import load_merged, read_params
 from doggan.data.dataset import load_crops
 from doggan.io import read_json, save_figure, write_text
 from doggan.models import variant_module
-from doggan.report.build import breed_table, breed_yardstick_table, confusion_table, judge_note
+from doggan.report.build import (BREED_YARDSTICK_NOTE, CONFUSION_NOTE, breed_table, breed_yardstick_table,
+                                 confusion_table, judge_note)
 from doggan.runs import run_path, stage_name
 from doggan.training.loop import train
 from workspace import ROOT, copy_pipeline, merged, tool
@@ -138,10 +139,7 @@ def breed_tables(root):
         return table.to_markdown(index=False, disable_numparse=True)
 
     return "\n\n".join([judge_note(read_json(reports / "breed_judge.json")), markdown(breed_table(spread)),
-                        "Which breeds each conditional variant draws right, and which it confuses (the judge's most "
-                        "frequent other name for them):", markdown(confusion_table(spread, reports)),
-                        "The same scores of held-out crops, with their breeds, with their breeds shuffled, and of a "
-                        "quarter of the breeds only:",
+                        CONFUSION_NOTE, markdown(confusion_table(spread, reports)), BREED_YARDSTICK_NOTE,
                         markdown(breed_yardstick_table(read_json(reports / "breed_yardsticks.json")))]) + "\n"
 
 

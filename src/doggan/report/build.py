@@ -183,6 +183,10 @@ def breed_table(spread):
 
 
 SHOWN_BREEDS = 3
+CONFUSION_NOTE = ("Which breeds each conditional variant draws right, and which it confuses (the judge's most frequent "
+                  "other name for them):")
+BREED_YARDSTICK_NOTE = ("The same scores of held-out crops, with their breeds, with their breeds shuffled (a generator "
+                        "that ignores the breed asked for), and of a quarter of the breeds only:")
 
 
 def confusion_table(spread, reports):
@@ -406,6 +410,7 @@ def render(reports, params_path="params.yaml"):
         "intro": INTRO, "network": network, "n": _count(table), "results": results_table(table),
         "spread": spread_table(spread), "verdict_note": verdict_note(spread),
         "breed_note": BREED_NOTE, "judge_note": judge_note(judge), "breeds": breed_table(spread), "confusions": confusion_table(spread, reports),
+        "confusion_note": CONFUSION_NOTE, "breed_yardstick_note": BREED_YARDSTICK_NOTE,
         "breed_yardsticks": breed_yardstick_table(_read_json(reports / "breed_yardsticks.json")),
         "budget": budget_line(model.get("budget")),
         "yardstick_note": YARDSTICK_NOTE, "yardsticks": yardstick_table(yardsticks), "eps_note": eps_note,
