@@ -37,7 +37,8 @@ GPU_PYTHON ?= python3
 gpu-check:
 	$(GPU_PYTHON) bench/gpu.py
 
-# every variant at 8x the demo's budget, beside the plain DCGAN; about 90 minutes on 2 cores -> docs/quality/
+# every variant and the plain DCGAN for the same calibrated minutes (bench/quality.yaml) at three seeds; about
+# 2 hours on 2 cores -> docs/quality/
 quality: $(STAMP)
 	python bench/quality.py
 
