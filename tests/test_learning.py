@@ -18,19 +18,23 @@ PER_CLASS = 24
 NOISE = 0.15
 
 # Tiny widths, steps and learning rates so each variant runs in seconds on 2 cores, and the factor
-# by which its colour distance must fall: about half of what it fell when this was written (the
-# basic gan and progan, which must cover several resolutions, move least in so few steps).
+# by which its colour distance must fall: below the least it fell over training seeds 0-5 on one
+# CPU, as another CPU's rounding is another draw of a chaotic run (a flipped G loss: 1.00). Least
+# and most: gan 1.47-1.96, dcgan 2.3-16, cdcgan 1.27-7.8 (hues right in 99-100%), autoencoder
+# 2.8-4.4, biggan 3.1-5.2 (hues 100%), plain_dcgan 1.37-2.84, progan 1.96-6.8 over seeds 0-3 (hues
+# 100%); the basic gan, and progan, which must cover several resolutions, move least in few steps.
 SETUPS = {
-    "gan": (dict(width=16, nz=16, steps=300, lr=1e-3), 1.2),
+    "gan": (dict(width=16, nz=16, steps=500, lr=1e-3), 1.25),
     # dcgan with the solution's spectral-norm D: the demo's BatchNorm D moves only 2.7x in 400 steps
     # here (12 images a batch), though it learns the dogs faster
     "dcgan": (dict(ngf=8, ndf=8, nz=16, steps=150, lr=1e-3, lr_schedule="constant", spectral_norm=True,
-                   d_batchnorm=False), 5),
+                   d_batchnorm=False), 1.5),
     # cdcgan without mode seeking: it spreads each class wider than this data's narrow brightness
     # range (at the demo's 0.25, 12% of samples took another class's hue; test_variants tests it);
-    # without DiffAugment, as biggan: its colour jitter hides the hues D must teach in 200 steps
-    "cdcgan": (dict(ngf=8, ndf=8, nz=16, embed=8, steps=200, lr=1e-3, lr_schedule="constant", d_dropout=0.3,
-                    mode_seeking=0.0, augment=""), 2.5),
+    # without DiffAugment, as biggan: its colour jitter hides the hues D must teach in 300 steps. At lr
+    # 1e-3, 200 steps, one seed in four drew a class in another's hue; its hues test it, not the factor
+    "cdcgan": (dict(ngf=8, ndf=8, nz=16, embed=8, steps=300, lr=5e-4, lr_schedule="constant", d_dropout=0.3,
+                    mode_seeking=0.0, augment=""), 1.1),
     # fade as calibrated: with the demo's 0.1 (10 steps here) the tiny G at lr 2e-3, no EMA, draws no
     # sample in its class's hue; with 0.2 its colour distance moves 0.83 -> 0.80, short of the 1.2x.
     # The class hues, right at 32 px, break when the 64-px fade ends and come back 200-250 steps
@@ -38,7 +42,7 @@ SETUPS = {
     # seeking, as cdcgan (with it, once G drew its pairs apart from D's batch, 67% at the end)
     "progan": (dict(channels=16, nz=16, embed=8, resolution_steps=[150, 100, 100, 100, 600], lr=2e-3, ema=0.0, fade=0.5,
                     mode_seeking=0.0), 1.2),
-    "autoencoder": (dict(width=8, nz=64, steps=150, lr=2e-3), 2.5),
+    "autoencoder": (dict(width=8, nz=64, steps=150, lr=2e-3), 2),
     "biggan": (dict(g_ch=4, d_ch=4, nz=20, shared_dim=8, steps=100, lr=1e-3, d_lr=1e-3, ema=0.0, augment=""), 2.5),
     # the example's BatchNorm D, shown all-real then all-fake batches, beats its G on this data: with D 8
     # wide G's samples stay grey and swing (factors 1.00-1.12 over seeds 0-2 at lr 1e-3, 0.98-1.01 at
@@ -119,8 +123,7 @@ def test_variant_learns_the_colour_dataset(variant, tmp_path):
 
 
 def test_learning_can_fail(tmp_path, monkeypatch):
-    """The test above catches a flipped G loss and a label that never reaches G (more mutants, each
-    caught, are listed in the README)."""
+    """The test above catches a flipped G loss and a label that never reaches G."""
     from doggan.models import cdcgan, dcgan
 
     with monkeypatch.context() as m:  # G pushed towards what D calls fake
